@@ -1,0 +1,1 @@
+//! DictaMesh subgraph kit.
