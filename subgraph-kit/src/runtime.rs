@@ -1,0 +1,498 @@
+//! The runtime behind each mounted entity: every source call goes through the
+//! cache, then one batched, guarded adapter call; writes and source changes
+//! become change events and cache invalidations.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use async_graphql::Value;
+use async_trait::async_trait;
+use futures::StreamExt;
+use indexmap::IndexMap;
+use serde_json::Map;
+
+use crate::adapter::{DataProductAdapter, EntityQuery, HealthStatus, WritableAdapter};
+use crate::cache::EntityCache;
+use crate::config::EntityOptions;
+use crate::entity::{Entity, EntityMeta};
+use crate::error::AdapterError;
+use crate::events::{
+    ChangePublisher, ChangeType, EntityChangeEvent, EntityReference, SourceChange, TraceContext,
+};
+use crate::key::{EntityKey, FieldSet};
+use crate::metrics::SubgraphMetrics;
+use crate::model::KeyDef;
+use crate::resilience::{BreakerState, SourceGuard};
+
+/// One entity value as served: GraphQL-ready and shared.
+pub type EntityValue = Arc<Value>;
+
+/// What the schema needs from a mounted entity, independent of its adapter type.
+#[async_trait]
+pub trait EntitySource: Send + Sync + 'static {
+    /// The entity's GraphQL type name.
+    fn type_name(&self) -> &'static str;
+
+    /// Its metadata (domain, source, root fields).
+    fn meta(&self) -> &EntityMeta;
+
+    /// Loads a batch: cache first, then one adapter call for the misses.
+    /// Results are aligned with `keys`.
+    async fn load(&self, keys: Vec<EntityKey>) -> Vec<Result<Option<EntityValue>, AdapterError>>;
+
+    /// Lists entities (the list root field).
+    async fn query(&self, query: EntityQuery) -> Result<Vec<EntityValue>, AdapterError>;
+
+    /// The adapter's health.
+    async fn health(&self) -> HealthStatus;
+
+    /// The breaker's state.
+    fn breaker_state(&self) -> BreakerState;
+
+    /// Copies the adapter's own gauges into the metrics.
+    fn export_adapter_metrics(&self);
+
+    /// Applies a change the source reported: publishes its event and drops the
+    /// cached entity.
+    async fn apply_change(&self, change: SourceChange);
+
+    /// Follows the adapter's change stream until it ends.
+    async fn follow_changes(self: Arc<Self>);
+}
+
+/// Everything a runtime shares with the rest of the subgraph.
+#[derive(Clone)]
+pub struct RuntimeContext {
+    /// Metrics of the subgraph.
+    pub metrics: Arc<SubgraphMetrics>,
+    /// Where change events go.
+    pub publisher: Arc<dyn ChangePublisher>,
+    /// The subgraph's public GraphQL URL, put into events.
+    pub public_url: Arc<str>,
+}
+
+/// The runtime of one entity type served by adapter `A`.
+pub struct EntityRuntime<A: DataProductAdapter> {
+    adapter: Arc<A>,
+    meta: EntityMeta,
+    keys: Vec<KeyDef>,
+    cache: Option<EntityCache>,
+    guard: SourceGuard,
+    options: EntityOptions,
+    context: RuntimeContext,
+}
+
+impl<A: DataProductAdapter> EntityRuntime<A> {
+    /// Wraps an adapter; `keys` are the entity's `@key`s from its description.
+    pub fn new(
+        adapter: A,
+        keys: Vec<KeyDef>,
+        options: EntityOptions,
+        cache: Option<EntityCache>,
+        context: RuntimeContext,
+    ) -> Result<Self, String> {
+        let meta = A::Entity::meta();
+        let guard = SourceGuard::new(
+            format!("{}/{}", meta.source, A::Entity::TYPE_NAME),
+            options.resilience.clone(),
+        )?;
+        if options.max_batch_size == Some(0) {
+            return Err("max_batch_size must be at least 1".into());
+        }
+        Ok(EntityRuntime {
+            adapter: Arc::new(adapter),
+            meta,
+            keys,
+            cache,
+            guard,
+            options,
+            context,
+        })
+    }
+
+    /// The adapter.
+    pub fn adapter(&self) -> &A {
+        &self.adapter
+    }
+
+    fn label(&self) -> &'static str {
+        A::Entity::TYPE_NAME
+    }
+
+    /// One guarded adapter call for a batch of distinct keys.
+    async fn fetch_batch(&self, keys: Vec<EntityKey>) -> Result<Vec<Option<EntityValue>>, AdapterError> {
+        let label = self.label();
+        let metrics = &self.context.metrics;
+        metrics
+            .batch_size
+            .with_label_values(&[label])
+            .observe(keys.len() as f64);
+        let started = Instant::now();
+        let keys: Arc<[EntityKey]> = keys.into();
+        let adapter = self.adapter.clone();
+        let batch = keys.clone();
+        let retries = metrics.source_retries.with_label_values(&[label]);
+        let result = self
+            .guard
+            .call(
+                move || {
+                    let adapter = adapter.clone();
+                    let keys = batch.clone();
+                    async move { adapter.get_entities(&keys).await }
+                },
+                &move |_| retries.inc(),
+            )
+            .await;
+        metrics
+            .source_call_duration
+            .with_label_values(&[label])
+            .observe(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(error) => error.code(),
+        };
+        metrics.source_calls.with_label_values(&[label, outcome]).inc();
+        let entities = result?;
+        if entities.len() != keys.len() {
+            return Err(AdapterError::InvalidResponse(format!(
+                "get_entities returned {} results for {} keys; results must be aligned with keys",
+                entities.len(),
+                keys.len()
+            )));
+        }
+        entities
+            .into_iter()
+            .map(|entity| entity.map(|e| to_graphql_value(&e)).transpose())
+            .collect()
+    }
+
+    /// Every cache key under which an entity value may be stored: one per
+    /// resolvable `@key`.
+    fn cache_keys_of(&self, value: &Value) -> Vec<String> {
+        let Ok(serde_json::Value::Object(json)) = serde_json::to_value(value) else {
+            return Vec::new();
+        };
+        self.keys
+            .iter()
+            .filter(|k| k.resolvable)
+            .filter_map(|k| {
+                k.fields.extract(&json).ok().map(|values| {
+                    EntityKey::new(self.label(), k.fields.clone(), values.clone(), values).canonical()
+                })
+            })
+            .collect()
+    }
+
+    /// Drops an entity from the caches under all its keys.
+    async fn invalidate(&self, key_values: &Map<String, serde_json::Value>) {
+        let Some(cache) = &self.cache else { return };
+        let Some(first) = self.keys.first() else { return };
+        let canonical = EntityKey::new(
+            self.label(),
+            first.fields.clone(),
+            key_values.clone(),
+            key_values.clone(),
+        )
+        .canonical();
+        let mut keys = vec![canonical.clone()];
+        if let Some(value) = cache.peek_l1(&canonical).await {
+            keys.extend(self.cache_keys_of(&value));
+        }
+        keys.sort();
+        keys.dedup();
+        cache.invalidate(&keys).await;
+    }
+
+    /// Publishes the event of a change and invalidates the entity.
+    async fn emit(&self, change: SourceChange) {
+        self.invalidate(&change.key).await;
+        let event = self.event_for(&change);
+        let outcome = match self.context.publisher.publish(&event).await {
+            Ok(()) => "published",
+            Err(error) => {
+                tracing::error!(%error, entity = self.label(), "change event not published");
+                "failed"
+            }
+        };
+        let kind = serde_json::to_value(change.change_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        self.context
+            .metrics
+            .change_events
+            .with_label_values(&[self.label(), kind.as_str(), outcome])
+            .inc();
+    }
+
+    fn event_for(&self, change: &SourceChange) -> EntityChangeEvent {
+        let id = match (change.key.len(), change.key.values().next()) {
+            (1, Some(serde_json::Value::String(s))) => s.clone(),
+            (1, Some(other)) => other.to_string(),
+            _ => {
+                let mut out = String::new();
+                crate::key::write_canonical(&mut out, &serde_json::Value::Object(change.key.clone()));
+                out
+            }
+        };
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        EntityChangeEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            event_type: change.change_type,
+            timestamp: now_ms,
+            source_system: self.meta.source.clone(),
+            domain: self.meta.domain.clone(),
+            entity: EntityReference {
+                entity_type: self.label().to_string(),
+                id,
+                version: if change.version == 0 {
+                    now_ms
+                } else {
+                    change.version
+                },
+                url: self.context.public_url.to_string(),
+                etag: change.etag.clone(),
+            },
+            changed_fields: change.changed_fields.clone(),
+            relationships: change.relationships.clone(),
+            metadata: Default::default(),
+            trace_context: TraceContext::current(),
+        }
+    }
+
+    fn first_key_values(&self, value: &Value) -> Map<String, serde_json::Value> {
+        let json = serde_json::to_value(value).unwrap_or_default();
+        self.keys
+            .first()
+            .and_then(|k| json.as_object().and_then(|o| k.fields.extract(o).ok()))
+            .unwrap_or_default()
+    }
+}
+
+/// Serializes an entity into the GraphQL value the schema serves.
+fn to_graphql_value<T: Entity>(entity: &T) -> Result<EntityValue, AdapterError> {
+    async_graphql::to_value(entity)
+        .map(Arc::new)
+        .map_err(|e| AdapterError::Internal(format!("{} does not serialize: {e}", T::TYPE_NAME)))
+}
+
+#[async_trait]
+impl<A: DataProductAdapter> EntitySource for EntityRuntime<A> {
+    fn type_name(&self) -> &'static str {
+        A::Entity::TYPE_NAME
+    }
+
+    fn meta(&self) -> &EntityMeta {
+        &self.meta
+    }
+
+    async fn load(&self, keys: Vec<EntityKey>) -> Vec<Result<Option<EntityValue>, AdapterError>> {
+        let label = self.label();
+        let mut results: Vec<Option<Result<Option<EntityValue>, AdapterError>>> = vec![None; keys.len()];
+        let canonical: Vec<String> = keys.iter().map(EntityKey::canonical).collect();
+
+        if let Some(cache) = &self.cache {
+            let cacheable: Vec<usize> = (0..keys.len())
+                .filter(|&i| !keys[i].carries_required_fields())
+                .collect();
+            let lookups: Vec<String> = cacheable.iter().map(|&i| canonical[i].clone()).collect();
+            let found = cache.get_many(&lookups).await;
+            for (&i, hit) in cacheable.iter().zip(found) {
+                match hit {
+                    Some((value, layer)) => {
+                        self.context
+                            .metrics
+                            .cache_hits
+                            .with_label_values(&[label, layer.label()])
+                            .inc();
+                        results[i] = Some(Ok(Some(value)));
+                    }
+                    None => self
+                        .context
+                        .metrics
+                        .cache_misses
+                        .with_label_values(&[label])
+                        .inc(),
+                }
+            }
+        }
+
+        let mut misses: IndexMap<&str, (EntityKey, Vec<usize>)> = IndexMap::new();
+        for (i, key) in keys.into_iter().enumerate() {
+            if results[i].is_none() {
+                misses
+                    .entry(canonical[i].as_str())
+                    .or_insert_with(|| (key, Vec::new()))
+                    .1
+                    .push(i);
+            }
+        }
+        if !misses.is_empty() {
+            let batch_size = self.options.max_batch_size.unwrap_or(usize::MAX);
+            let entries: Vec<(EntityKey, Vec<usize>)> = misses.into_values().collect();
+            let chunks: Vec<&[(EntityKey, Vec<usize>)]> = entries.chunks(batch_size).collect();
+            let mut calls = Vec::with_capacity(chunks.len());
+            for chunk in &chunks {
+                calls.push(self.fetch_batch(chunk.iter().map(|(k, _)| k.clone()).collect()));
+            }
+            let fetched = futures::future::join_all(calls).await;
+            let mut to_cache = Vec::new();
+            for (chunk, outcome) in chunks.into_iter().zip(fetched) {
+                match outcome {
+                    Ok(values) => {
+                        for ((key, slots), value) in chunk.iter().zip(values) {
+                            if let (Some(v), false) = (&value, key.carries_required_fields()) {
+                                to_cache.push((canonical[slots[0]].clone(), v.clone()));
+                            }
+                            for &slot in slots {
+                                results[slot] = Some(Ok(value.clone()));
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        for (_, slots) in chunk {
+                            for &slot in slots {
+                                results[slot] = Some(Err(error.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(cache) = &self.cache {
+                cache.put_many(&to_cache).await;
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(AdapterError::Internal("entity was not resolved".into()))))
+            .collect()
+    }
+
+    async fn query(&self, query: EntityQuery) -> Result<Vec<EntityValue>, AdapterError> {
+        let adapter = self.adapter.clone();
+        let query = Arc::new(query);
+        let retries = self
+            .context
+            .metrics
+            .source_retries
+            .with_label_values(&[self.label()]);
+        let found = self
+            .guard
+            .call(
+                move || {
+                    let adapter = adapter.clone();
+                    let query = query.clone();
+                    async move { adapter.query_entities(&query).await }
+                },
+                &move |_| retries.inc(),
+            )
+            .await?;
+        found.iter().map(to_graphql_value).collect()
+    }
+
+    async fn health(&self) -> HealthStatus {
+        if self.guard.breaker_state() == BreakerState::Open {
+            return HealthStatus::Degraded(format!("circuit breaker of `{}` is open", self.label()));
+        }
+        self.adapter.health().await
+    }
+
+    fn breaker_state(&self) -> BreakerState {
+        self.guard.breaker_state()
+    }
+
+    fn export_adapter_metrics(&self) {
+        let metrics = &self.context.metrics;
+        metrics
+            .breaker_state
+            .with_label_values(&[self.label()])
+            .set(self.guard.breaker_state().as_gauge());
+        for (name, value) in self.adapter.metrics().gauges {
+            metrics
+                .adapter_gauges
+                .with_label_values(&[self.label(), name.as_str()])
+                .set(value);
+        }
+    }
+
+    async fn apply_change(&self, change: SourceChange) {
+        self.emit(change).await;
+    }
+
+    async fn follow_changes(self: Arc<Self>) {
+        let mut changes = self.adapter.stream_changes();
+        while let Some(change) = changes.next().await {
+            self.emit(change).await;
+        }
+    }
+}
+
+/// The write side of a mounted entity, independent of its adapter type.
+#[async_trait]
+pub trait EntityWriter: Send + Sync + 'static {
+    /// Creates an entity from a draft input value.
+    async fn create(&self, draft: Value) -> Result<EntityValue, AdapterError>;
+    /// Updates an entity from a patch input value.
+    async fn update(&self, key: EntityKey, patch: Value) -> Result<EntityValue, AdapterError>;
+    /// Deletes an entity.
+    async fn delete(&self, key: EntityKey) -> Result<(), AdapterError>;
+}
+
+/// Changed fields of a patch: the fields it sets to a non-null value.
+fn patch_fields(patch: &Value) -> Vec<String> {
+    match patch {
+        Value::Object(fields) => fields
+            .iter()
+            .filter(|(_, v)| !matches!(v, Value::Null))
+            .map(|(k, _)| k.to_string())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn decode_input<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Result<T, AdapterError> {
+    async_graphql::from_value(value).map_err(|e| AdapterError::InvalidInput(format!("{what}: {e}")))
+}
+
+#[async_trait]
+impl<A: WritableAdapter> EntityWriter for EntityRuntime<A> {
+    async fn create(&self, draft: Value) -> Result<EntityValue, AdapterError> {
+        let draft = decode_input(draft, "draft")?;
+        let created = to_graphql_value(&self.adapter.create(draft).await?)?;
+        let mut change = SourceChange::for_key(ChangeType::Created, self.first_key_values(&created));
+        if let Value::Object(fields) = created.as_ref() {
+            change.changed_fields = fields.keys().map(|k| k.to_string()).collect();
+        }
+        self.emit(change).await;
+        Ok(created)
+    }
+
+    async fn update(&self, key: EntityKey, patch: Value) -> Result<EntityValue, AdapterError> {
+        let changed = patch_fields(&patch);
+        let patch = decode_input(patch, "patch")?;
+        let updated = to_graphql_value(&self.adapter.update(&key, patch).await?)?;
+        let mut change = SourceChange::for_key(ChangeType::Updated, self.first_key_values(&updated));
+        change.changed_fields = changed;
+        self.emit(change).await;
+        Ok(updated)
+    }
+
+    async fn delete(&self, key: EntityKey) -> Result<(), AdapterError> {
+        self.adapter.delete(&key).await?;
+        self.emit(SourceChange::for_key(ChangeType::Deleted, key.values().clone()))
+            .await;
+        Ok(())
+    }
+}
+
+/// A key of the entity built from root field arguments (`product(id: ...)`).
+pub fn key_from_arguments(
+    type_name: &str,
+    fields: &FieldSet,
+    arguments: Map<String, serde_json::Value>,
+) -> EntityKey {
+    EntityKey::new(type_name, fields.clone(), arguments.clone(), arguments)
+}

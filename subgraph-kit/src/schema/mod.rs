@@ -1,0 +1,328 @@
+//! Building the served schema (async-graphql's dynamic schema) and the
+//! Federation SDL from one [`TypeRegistry`], so the two cannot disagree.
+
+mod federation;
+pub use federation::EntityNulls;
+pub(crate) mod representations;
+mod root_fields;
+pub(crate) mod values;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dynamic::{Enum, EnumItem, InputObject, Object, Scalar, Schema};
+
+use crate::error::BuildError;
+use crate::ftv1::FederatedTracing;
+use crate::key::Selection;
+use crate::model::{BUILTIN_SCALARS, ObjectDef, TypeDef, TypeRef, TypeRegistry};
+use crate::runtime::{EntitySource, EntityWriter};
+use crate::sdl::{self, ComposedDirective};
+use federation::ResolvableEntity;
+use representations::KeyMatcher;
+use root_fields::RootField;
+
+/// The write side of a mounted entity with its input types.
+pub struct MountedWriter {
+    /// The runtime's write side.
+    pub writer: Arc<dyn EntityWriter>,
+    /// The `create` input type.
+    pub draft: TypeRef,
+    /// The `update` input type.
+    pub patch: TypeRef,
+}
+
+/// An entity type with its runtime.
+pub struct MountedEntity {
+    /// The read side.
+    pub source: Arc<dyn EntitySource>,
+    /// The write side, for writable adapters.
+    pub writer: Option<MountedWriter>,
+}
+
+/// The served schema and the SDL that describes it.
+pub struct BuiltSchema {
+    /// What executes requests.
+    pub schema: Schema,
+    /// What `_service { sdl }` returns.
+    pub sdl: String,
+}
+
+/// Builds schema and SDL; every error names the type (and field) at fault.
+pub fn build(
+    mut registry: TypeRegistry,
+    mounted: &[MountedEntity],
+    composed: &[ComposedDirective],
+) -> Result<BuiltSchema, BuildError> {
+    if let Some(name) = registry.conflicts().first() {
+        return Err(BuildError::ConflictingType(name.clone()));
+    }
+    check_references(&registry)?;
+    check_field_sets(&registry)?;
+    let resolvable = resolvable_entities(&registry, mounted)?;
+
+    let mut queries: Vec<RootField> = Vec::new();
+    let mut mutations: Vec<RootField> = Vec::new();
+    for entity in mounted {
+        let object = registry
+            .object(entity.source.type_name())
+            .cloned()
+            .ok_or_else(|| BuildError::UnknownType {
+                referenced: entity.source.type_name().into(),
+                by: "Subgraph::builder().entity(..)".into(),
+            })?;
+        let meta = entity.source.meta();
+        if let Some(name) = &meta.lookup {
+            queries.push(root_fields::lookup(
+                name,
+                &object,
+                &registry,
+                entity.source.clone(),
+            )?);
+        }
+        if let Some(name) = &meta.list {
+            queries.push(root_fields::list(
+                name,
+                &object,
+                &mut registry,
+                entity.source.clone(),
+            ));
+        }
+        if let Some(w) = &entity.writer {
+            mutations.extend(root_fields::mutations(
+                &object,
+                &registry,
+                w.writer.clone(),
+                entity.source.type_name(),
+                w.draft.clone(),
+                w.patch.clone(),
+            )?);
+        }
+    }
+    let mut query_def = ObjectDef::new("Query");
+    query_def.fields = queries.iter().map(|r| r.def.clone()).collect();
+    registry.upsert(TypeDef::Object(query_def));
+    if !mutations.is_empty() {
+        let mut mutation_def = ObjectDef::new("Mutation");
+        mutation_def.fields = mutations.iter().map(|r| r.def.clone()).collect();
+        registry.upsert(TypeDef::Object(mutation_def));
+    }
+    let sdl = sdl::print(&registry, composed)?;
+
+    let mut entity_names: Vec<String> = resolvable.keys().cloned().collect();
+    entity_names.sort_unstable();
+    let (any, service, union) = federation::types(&entity_names);
+    let mut query = Object::new("Query").field(federation::service_field(&sdl));
+    if union.is_some() {
+        query = query.field(federation::entities_field(Arc::new(resolvable)));
+    }
+    for root in queries {
+        query = query.field(root.field);
+    }
+    let mut builder = Schema::build("Query", (!mutations.is_empty()).then_some("Mutation"), None)
+        .register(query)
+        .register(any)
+        .register(service)
+        .extension(FederatedTracing);
+    if let Some((union, placeholder)) = union {
+        builder = builder.register(union).register(placeholder);
+    }
+    if !mutations.is_empty() {
+        builder = builder.register(
+            mutations
+                .into_iter()
+                .fold(Object::new("Mutation"), |m, r| m.field(r.field)),
+        );
+    }
+    for def in registry.types() {
+        builder = match def {
+            TypeDef::Object(o) if o.name == "Query" || o.name == "Mutation" => builder,
+            TypeDef::Object(o) => builder.register(dynamic_object(o, &registry)),
+            TypeDef::Enum(e) => builder.register(e.values.iter().fold(Enum::new(e.name.clone()), |en, v| {
+                en.item(EnumItem::new(v.name.clone()))
+            })),
+            TypeDef::InputObject(i) => {
+                builder.register(i.fields.iter().fold(InputObject::new(i.name.clone()), |io, f| {
+                    io.field(values::dynamic_input_value(f))
+                }))
+            }
+            TypeDef::Scalar(s) => builder.register(Scalar::new(s.name.clone())),
+        };
+    }
+    let schema = builder.finish().map_err(|e| BuildError::Schema(e.to_string()))?;
+    Ok(BuiltSchema { schema, sdl })
+}
+
+fn dynamic_object(def: &ObjectDef, registry: &TypeRegistry) -> Object {
+    let mut object = Object::new(def.name.clone());
+    if let Some(description) = &def.description {
+        object = object.description(description.clone());
+    }
+    for field in &def.fields {
+        object = object.field(values::data_field(field, registry));
+    }
+    object
+}
+
+/// Every type a field or argument mentions must exist.
+fn check_references(registry: &TypeRegistry) -> Result<(), BuildError> {
+    let known = |name: &str| BUILTIN_SCALARS.contains(&name) || registry.contains(name);
+    for def in registry.types() {
+        let mentions: Vec<(String, &TypeRef)> = match def {
+            TypeDef::Object(o) => o
+                .fields
+                .iter()
+                .flat_map(|f| {
+                    std::iter::once((format!("{}.{}", o.name, f.name), &f.ty)).chain(
+                        f.args
+                            .iter()
+                            .map(move |a| (format!("{}.{}({})", o.name, f.name, a.name), &a.ty)),
+                    )
+                })
+                .collect(),
+            TypeDef::InputObject(i) => i
+                .fields
+                .iter()
+                .map(|f| (format!("{}.{}", i.name, f.name), &f.ty))
+                .collect(),
+            TypeDef::Enum(_) | TypeDef::Scalar(_) => Vec::new(),
+        };
+        for (by, ty) in mentions {
+            if !known(ty.base_name()) {
+                return Err(BuildError::UnknownType {
+                    referenced: ty.base_name().to_string(),
+                    by,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `@key`, `@requires` and `@provides` must select existing fields.
+fn check_field_sets(registry: &TypeRegistry) -> Result<(), BuildError> {
+    for def in registry.types() {
+        let TypeDef::Object(object) = def else { continue };
+        for key in &object.keys {
+            KeyMatcher::new(registry, object, &key.fields).map_err(|reason| BuildError::InvalidFieldSet {
+                type_name: object.name.clone(),
+                directive: "@key",
+                fields: key.fields.to_string(),
+                reason,
+            })?;
+        }
+        for field in &object.fields {
+            for (directive, target) in [
+                ("requires", object.name.as_str()),
+                ("provides", field.ty.base_name()),
+            ] {
+                let Some(text) = field.directive(directive).and_then(|d| d.string_arg("fields")) else {
+                    continue;
+                };
+                let invalid = |reason: String| BuildError::InvalidFieldSet {
+                    type_name: format!("{}.{}", object.name, field.name),
+                    directive: if directive == "requires" {
+                        "@requires"
+                    } else {
+                        "@provides"
+                    },
+                    fields: text.to_string(),
+                    reason,
+                };
+                let set = crate::key::FieldSet::parse(text).map_err(|e| invalid(e.reason))?;
+                let target = registry
+                    .object(target)
+                    .ok_or_else(|| invalid(format!("`{target}` is not an object type")))?;
+                check_selections(registry, target, set.selections()).map_err(invalid)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_selections(
+    registry: &TypeRegistry,
+    object: &ObjectDef,
+    selections: &[Selection],
+) -> Result<(), String> {
+    for selection in selections {
+        let field = object
+            .field(&selection.name)
+            .ok_or_else(|| format!("`{}` is not a field of `{}`", selection.name, object.name))?;
+        match (
+            registry.object(field.ty.base_name()),
+            selection.children.is_empty(),
+        ) {
+            (Some(nested), false) => check_selections(registry, nested, &selection.children)?,
+            (Some(_), true) => {
+                return Err(format!(
+                    "`{}.{}` is an object: select its fields",
+                    object.name, field.name
+                ));
+            }
+            (None, false) => {
+                return Err(format!(
+                    "`{}.{}` has no fields to select",
+                    object.name, field.name
+                ));
+            }
+            (None, true) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The entity types `_entities` resolves: every mounted entity; an entity type
+/// with resolvable keys but no adapter is an error.
+fn resolvable_entities(
+    registry: &TypeRegistry,
+    mounted: &[MountedEntity],
+) -> Result<HashMap<String, ResolvableEntity>, BuildError> {
+    let mut out = HashMap::new();
+    for entity in mounted {
+        let name = entity.source.type_name();
+        let object = registry.object(name).ok_or_else(|| BuildError::UnknownType {
+            referenced: name.into(),
+            by: "Subgraph::builder().entity(..)".into(),
+        })?;
+        let matchers = object
+            .keys
+            .iter()
+            .filter(|k| k.resolvable)
+            .map(|k| {
+                KeyMatcher::new(registry, object, &k.fields).map_err(|reason| BuildError::InvalidFieldSet {
+                    type_name: name.into(),
+                    directive: "@key",
+                    fields: k.fields.to_string(),
+                    reason,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if out
+            .insert(
+                name.to_string(),
+                ResolvableEntity {
+                    source: entity.source.clone(),
+                    matchers,
+                },
+            )
+            .is_some()
+        {
+            return Err(BuildError::DuplicateEntity(name.into()));
+        }
+    }
+    for def in registry.types() {
+        if let TypeDef::Object(o) = def
+            && o.keys.iter().any(|k| k.resolvable)
+            && !out.contains_key(&o.name)
+        {
+            return Err(BuildError::Config {
+                entity: o.name.clone(),
+                reason: "it has resolvable keys but no adapter; mount an adapter for it or declare its keys \
+                         with key(fields = \"...\", resolvable = false)"
+                    .into(),
+            });
+        }
+    }
+    Ok(out)
+}
