@@ -74,6 +74,49 @@ pub trait DataProductAdapter: Send + Sync + 'static {
     }
 }
 
+/// A shared adapter serves like the adapter itself (handy to keep a handle on
+/// an adapter that is mounted in a subgraph).
+#[async_trait]
+impl<A: DataProductAdapter> DataProductAdapter for std::sync::Arc<A> {
+    type Entity = A::Entity;
+
+    async fn get_entities(&self, keys: &[EntityKey]) -> Result<Vec<Option<A::Entity>>, AdapterError> {
+        (**self).get_entities(keys).await
+    }
+
+    async fn get_entity(&self, key: &EntityKey) -> Result<A::Entity, AdapterError> {
+        (**self).get_entity(key).await
+    }
+
+    async fn query_entities(&self, query: &EntityQuery) -> Result<Vec<A::Entity>, AdapterError> {
+        (**self).query_entities(query).await
+    }
+
+    fn schema(&self) -> DataSchema {
+        (**self).schema()
+    }
+
+    fn sla(&self) -> Sla {
+        (**self).sla()
+    }
+
+    fn lineage(&self) -> Lineage {
+        (**self).lineage()
+    }
+
+    fn stream_changes(&self) -> BoxStream<'static, SourceChange> {
+        (**self).stream_changes()
+    }
+
+    async fn health(&self) -> HealthStatus {
+        (**self).health().await
+    }
+
+    fn metrics(&self) -> AdapterMetrics {
+        (**self).metrics()
+    }
+}
+
 /// The optional write side of an adapter, exposed as GraphQL mutations
 /// (`create<Type>`, `update<Type>`, `delete<Type>`) that emit change events.
 #[async_trait]
@@ -91,6 +134,25 @@ pub trait WritableAdapter: DataProductAdapter {
 
     /// Deletes an entity; [`AdapterError::NotFound`] when it does not exist.
     async fn delete(&self, key: &EntityKey) -> Result<(), AdapterError>;
+}
+
+/// A shared writable adapter writes like the adapter itself.
+#[async_trait]
+impl<A: WritableAdapter> WritableAdapter for std::sync::Arc<A> {
+    type Draft = A::Draft;
+    type Patch = A::Patch;
+
+    async fn create(&self, draft: A::Draft) -> Result<A::Entity, AdapterError> {
+        (**self).create(draft).await
+    }
+
+    async fn update(&self, key: &EntityKey, patch: A::Patch) -> Result<A::Entity, AdapterError> {
+        (**self).update(key, patch).await
+    }
+
+    async fn delete(&self, key: &EntityKey) -> Result<(), AdapterError> {
+        (**self).delete(key).await
+    }
 }
 
 /// A list query: equality filters on fields, then offset and limit.

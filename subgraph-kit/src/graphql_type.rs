@@ -13,6 +13,13 @@ use serde_json::{Map, Value};
 use crate::model::{ScalarDef, TypeDef, TypeRef, TypeRegistry};
 
 /// A Rust type with a GraphQL counterpart.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no GraphQL type",
+    label = "this field's type is not a GraphQL type",
+    note = "use String, ID, i32, f64, bool, Decimal, DateTime<Utc>, serde_json::Value, Option<T>, Vec<T>, \
+            Reference<T>, or a type with #[dictamesh::object], #[dictamesh::enumeration], \
+            #[dictamesh::entity] or #[dictamesh::input]"
+)]
 pub trait GraphQLType {
     /// The GraphQL type of a field of this Rust type.
     fn type_ref() -> TypeRef;

@@ -69,6 +69,7 @@ pub use adapter::{
     AdapterMetrics, DataProductAdapter, DataSchema, EntityQuery, HealthStatus, LatencySla, Lineage,
     LineageEdge, SchemaField, Sla, WritableAdapter,
 };
+pub use async_graphql;
 pub use async_trait::async_trait;
 pub use config::EntityOptions;
 pub use dictamesh_macros::{entity, enumeration, input, object};

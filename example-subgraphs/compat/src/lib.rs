@@ -86,7 +86,7 @@ pub struct ProductDimension {
 }
 
 /// The users subgraph's user, extended here.
-#[dictamesh::entity(key = "email", domain = "products", source = "compat")]
+#[dictamesh::entity(key = "email", extends, domain = "products", source = "compat")]
 #[derive(Clone, Debug)]
 pub struct User {
     #[dictamesh(requires = "totalProductsCreated yearsOfEmployment")]
@@ -156,7 +156,8 @@ fn deprecated_product() -> DeprecatedProduct {
     }
 }
 
-fn products() -> Vec<Product> {
+/// The suite's two products.
+pub fn products() -> Vec<Product> {
     let [federation_study, studio_study] = research();
     let product = |id: &str, sku: &str, package: &str, variation: &str, study: ProductResearch| Product {
         id: ID(id.into()),

@@ -270,6 +270,11 @@ mod tests {
             }),
             ..ResilienceConfig::default()
         };
-        assert!(SourceGuard::new("x", config).err().unwrap_or_default().contains("per_second"));
+        assert!(
+            SourceGuard::new("x", config)
+                .err()
+                .unwrap_or_default()
+                .contains("per_second")
+        );
     }
 }

@@ -57,6 +57,13 @@ pub fn key_arguments(
     Ok((key.fields.clone(), args))
 }
 
+/// Reports an error at the field's path, for a nullable field that then
+/// resolves to `null` (returning the error instead would make async-graphql's
+/// dynamic schema drop the field and the error's path).
+fn report(ctx: &ResolverContext<'_>, error: async_graphql::Error) {
+    ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+}
+
 fn arguments_json(ctx: &ResolverContext<'_>, names: &[String]) -> serde_json::Map<String, serde_json::Value> {
     names
         .iter()
@@ -92,7 +99,10 @@ pub fn lookup(
             match source.load(vec![key]).await.pop() {
                 Some(Ok(Some(value))) => Ok(Some(FieldValue::owned_any(value))),
                 Some(Ok(None)) | None => Ok(None),
-                Some(Err(error)) => Err(error.to_graphql()),
+                Some(Err(error)) => {
+                    report(&ctx, error.to_graphql());
+                    Ok(None)
+                }
             }
         })
     });

@@ -1,0 +1,271 @@
+//! `_entities`, root fields and schema building.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use dictamesh::testing::FaultInjector;
+use dictamesh::{AdapterError, BuildError, Subgraph};
+use serde_json::json;
+
+use crate::books::{Book, Genre, Shelf, book, run};
+
+fn shelf() -> Shelf {
+    Shelf::new((1..=150).map(|i| book(&i.to_string(), &format!("Book {i}"), Genre::Fiction)))
+}
+
+#[tokio::test]
+async fn all_representations_of_a_type_become_one_source_call() {
+    let (adapter, control) = FaultInjector::new(shelf());
+    let subgraph = Subgraph::builder("library").entity(adapter).build().unwrap();
+    let representations: Vec<_> = (1..=100)
+        .map(|i| json!({"__typename": "Book", "id": i.to_string()}))
+        .chain([json!({"__typename": "Book", "isbn": "isbn-7"})])
+        .collect();
+    let request = dictamesh::async_graphql::Request::new(
+        "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Book { id title } } }",
+    )
+    .variables(dictamesh::async_graphql::Variables::from_json(
+        json!({"r": representations}),
+    ));
+    let response = serde_json::to_value(subgraph.execute(request).await).unwrap();
+    let items = response["data"]["_entities"].as_array().unwrap();
+    assert_eq!(items.len(), 101);
+    assert_eq!(items[41], json!({"id": "42", "title": "Book 42"}));
+    assert_eq!(
+        items[100],
+        json!({"id": "7", "title": "Book 7"}),
+        "a second key form resolves too"
+    );
+    assert_eq!(
+        control.calls(),
+        1,
+        "one batched source call for 101 representations"
+    );
+}
+
+#[tokio::test]
+async fn bad_representations_get_errors_naming_index_and_field_and_the_rest_resolves() {
+    let subgraph = Subgraph::builder("library").entity(shelf()).build().unwrap();
+    let request = dictamesh::async_graphql::Request::new(
+        "query ($r: [_Any!]!) { _entities(representations: $r) { ... on Book { id } } }",
+    )
+    .variables(dictamesh::async_graphql::Variables::from_json(json!({"r": [
+        {"__typename": "Book", "id": "1"},
+        {"id": "2"},
+        {"__typename": "Magazine", "id": "3"},
+        {"__typename": "Book", "id": {"nested": true}},
+        {"__typename": "Book", "title": "no key"},
+        "not an object",
+        {"__typename": "Book", "id": "9999"},
+    ]})));
+    let response = serde_json::to_value(subgraph.execute(request).await).unwrap();
+    assert_eq!(
+        response["data"]["_entities"],
+        json!([{"id": "1"}, null, null, null, null, null, null])
+    );
+    let errors = response["errors"].as_array().unwrap();
+    let messages: Vec<(&str, &serde_json::Value)> = errors
+        .iter()
+        .map(|e| (e["message"].as_str().unwrap(), &e["path"]))
+        .collect();
+    assert_eq!(messages.len(), 5, "{messages:?}");
+    assert!(messages[0].0.contains("representation 1 has no `__typename`"));
+    assert_eq!(messages[0].1, &json!(["_entities", 1]));
+    assert!(
+        messages[1]
+            .0
+            .contains("`Magazine` is not an entity type of this subgraph (known: Book)")
+    );
+    assert!(
+        messages[2]
+            .0
+            .contains("representation 3 of type `Book`: field `id` must be an ID")
+    );
+    assert!(messages[3].0.contains(
+        "representation 4 of type `Book` matches none of its keys (`id`, `isbn`): field `id` is missing"
+    ));
+    assert!(messages[4].0.contains("representation 5 is not an object"));
+    assert!(
+        errors
+            .iter()
+            .all(|e| e["extensions"]["code"] == "INVALID_REPRESENTATION")
+    );
+}
+
+#[tokio::test]
+async fn a_failing_source_nulls_its_entities_with_a_coded_error_and_spares_the_others() {
+    let (adapter, control) = FaultInjector::new(shelf());
+    control.fail_with(AdapterError::unavailable("shelf", "connection refused"));
+    let subgraph = Subgraph::builder("library")
+        .entity(adapter)
+        .default_options(dictamesh::EntityOptions {
+            resilience: dictamesh::config::ResilienceConfig {
+                retry: dictamesh::config::RetryPolicy {
+                    max_attempts: 2,
+                    initial_backoff: std::time::Duration::from_millis(1),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let response = run(
+        &subgraph,
+        r#"{ a: book(id: "1") { title } b: book(id: "2") { title } }"#,
+    )
+    .await;
+    assert_eq!(response["data"], json!({"a": null, "b": null}), "{response}");
+    let mut paths: Vec<String> = response["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["path"].to_string())
+        .collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [r#"["a"]"#, r#"["b"]"#],
+        "each error carries its field's path"
+    );
+    let error = &response["errors"][0];
+    assert_eq!(error["extensions"]["code"], "SOURCE_UNAVAILABLE");
+    assert!(error["message"].as_str().unwrap().contains("connection refused"));
+    assert_eq!(control.calls(), 4, "each of the two calls was retried once");
+}
+
+#[tokio::test]
+async fn lookup_and_list_root_fields_filter_page_and_serve_enums_and_references() {
+    let shelf = Shelf::new([
+        book("1", "Dune", Genre::ScienceFiction),
+        book("2", "Emma", Genre::Fiction),
+        book("3", "Hyperion", Genre::ScienceFiction),
+        book("4", "Atlas", Genre::Reference),
+    ]);
+    let subgraph = Subgraph::builder("library").entity(shelf).build().unwrap();
+    let response = run(
+        &subgraph,
+        r#"{
+            book(id: "1") { title genre author { id } }
+            missing: book(id: "nope") { title }
+            sf: books(filter: {genre: SCIENCE_FICTION}) { title }
+            page: books(limit: 2, offset: 1) { id }
+        }"#,
+    )
+    .await;
+    assert_eq!(response.get("errors"), None, "{response}");
+    let data = &response["data"];
+    assert_eq!(
+        data["book"],
+        json!({"title": "Dune", "genre": "SCIENCE_FICTION", "author": {"id": "author-1"}})
+    );
+    assert_eq!(data["missing"], json!(null));
+    assert_eq!(data["sf"], json!([{"title": "Dune"}, {"title": "Hyperion"}]));
+    assert_eq!(data["page"], json!([{"id": "2"}, {"id": "3"}]));
+
+    let negative = run(&subgraph, "{ books(limit: -1) { id } }").await;
+    assert!(
+        negative["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit must not be negative")
+    );
+}
+
+#[tokio::test]
+async fn sdl_carries_governance_as_composed_directives_and_stub_entities() {
+    let subgraph = Subgraph::builder("library").entity(shelf()).build().unwrap();
+    let sdl = subgraph.sdl();
+    assert!(
+        sdl.contains(
+            "@link(url: \"https://dictamesh.dev/governance/v0.1\", import: [\"@classification\", \"@pii\"])"
+        ),
+        "{sdl}"
+    );
+    assert!(sdl.contains("@composeDirective(name: \"@pii\")"));
+    assert!(sdl.contains("borrower: String @pii @classification(level: \"confidential\")"));
+    assert!(sdl.contains("type Author @key(fields: \"id\", resolvable: false)"));
+    assert!(sdl.contains("enum Genre {\n  FICTION\n  SCIENCE_FICTION\n  REFERENCE\n}"));
+    assert!(sdl.contains("books(filter: BookFilter, limit: Int, offset: Int = 0): [Book!]!"));
+    assert!(sdl.contains("\"\"\"Who wrote it; resolved by the authors subgraph.\"\"\"\n  author: Author!"));
+}
+
+/// A review whose key names a field that does not exist in the referenced type.
+#[dictamesh::entity(key = "id")]
+#[derive(Clone, Debug)]
+pub struct Review {
+    pub id: dictamesh::ID,
+    #[dictamesh(provides = "nonexistent")]
+    pub book: Option<Book>,
+}
+
+#[test]
+fn invalid_provides_is_a_build_error_naming_type_field_and_reason() {
+    let Err(error) = Subgraph::builder("reviews")
+        .entity(dictamesh::testing::MemoryAdapter::<Review>::new([]))
+        .entity(shelf())
+        .build()
+    else {
+        panic!("an invalid @provides must not build");
+    };
+    assert!(matches!(error, BuildError::InvalidFieldSet { .. }));
+    assert_eq!(
+        error.to_string(),
+        "Review.book: @provides(fields: \"nonexistent\"): `nonexistent` is not a field of `Book`"
+    );
+}
+
+/// A bookmark that embeds a book.
+#[dictamesh::entity(key = "id")]
+#[derive(Clone, Debug)]
+pub struct Bookmark {
+    pub id: dictamesh::ID,
+    pub book: Option<Book>,
+}
+
+#[test]
+fn an_entity_with_resolvable_keys_needs_an_adapter() {
+    let Err(error) = Subgraph::builder("reviews")
+        .entity(dictamesh::testing::MemoryAdapter::<Bookmark>::new([]))
+        .build()
+    else {
+        panic!("Book is reachable but has no adapter");
+    };
+    assert!(
+        error
+            .to_string()
+            .contains("invalid configuration for `Book`: it has resolvable keys but no adapter")
+    );
+}
+
+#[test]
+fn undeclared_custom_directives_and_bad_definitions_are_build_errors() {
+    let error = Subgraph::builder("x")
+        .compose_directive("https://example.com/spec/v1.0", "directive @oops(")
+        .entity(shelf())
+        .build()
+        .err()
+        .unwrap();
+    assert!(
+        error
+            .to_string()
+            .starts_with("invalid directive definition `directive @oops(`")
+    );
+}
+
+#[tokio::test]
+async fn cached_entities_are_served_without_source_calls_until_the_ttl() {
+    let shelf = Arc::new(shelf());
+    let subgraph = Subgraph::builder("library")
+        .entity(shelf.clone())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let response = run(&subgraph, r#"{ book(id: "5") { title } }"#).await;
+        assert_eq!(response["data"]["book"]["title"], "Book 5");
+    }
+    assert_eq!(shelf.calls.load(Ordering::SeqCst), 1);
+    let metrics = subgraph.render_metrics();
+    assert!(metrics.contains(r#"dictamesh_cache_hits_total{entity="Book",layer="l1",subgraph="library"} 2"#));
+}

@@ -1,0 +1,7 @@
+#[dictamesh::enumeration]
+pub enum Status {
+    Active,
+    Suspended(String),
+}
+
+fn main() {}
