@@ -1,0 +1,3 @@
+//! DictaMesh native router. For now: the supergraph composer ([`compose`]).
+
+pub mod compose;
