@@ -218,12 +218,12 @@ impl fmt::Display for CompositionFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
     /// The configuration file cannot be read.
-    #[error("cannot read supergraph config {path}: {source}")]
+    #[error("cannot read supergraph config {path}: {cause}")]
     ReadConfig {
         /// The config file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The configuration is not valid YAML or not in rover's `supergraph.yaml` shape.
     #[error("invalid supergraph config {path}: {message}")]
@@ -246,14 +246,14 @@ pub enum ComposeError {
         line: usize,
     },
     /// A subgraph's `schema.file` cannot be read.
-    #[error("subgraph \"{subgraph}\": cannot read schema file {path}: {source}")]
+    #[error("subgraph \"{subgraph}\": cannot read schema file {path}: {cause}")]
     ReadSchemaFile {
         /// The subgraph name.
         subgraph: String,
         /// The schema file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A subgraph's `schema.subgraph_url` did not answer `_service { sdl }`.
     #[error("subgraph \"{subgraph}\": cannot fetch its schema from {url}: {message}")]

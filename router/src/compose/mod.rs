@@ -3,6 +3,8 @@
 //! [`compose`] merges in-memory subgraphs; [`compose_config_file`] reads rover's
 //! `supergraph.yaml` first.
 
+pub mod config;
+mod env_expansion;
 pub mod error;
 mod federation_spec;
 mod field_set;
@@ -11,14 +13,20 @@ mod merge;
 mod subgraph;
 mod supergraph_model;
 mod supergraph_printer;
+mod watcher;
+
+use std::path::Path;
 
 use apollo_compiler::Schema;
 
+pub use self::error::ComposeError;
 pub use self::error::CompositionError;
 pub use self::error::CompositionFailure;
 pub use self::error::CompositionHint;
 pub use self::error::ErrorCode;
 pub use self::subgraph::SubgraphInput;
+pub use self::watcher::SupergraphWatcher;
+pub use self::watcher::WatchOptions;
 
 /// A composed supergraph.
 #[derive(Debug, Clone)]
@@ -57,4 +65,11 @@ pub fn compose(subgraphs: &[SubgraphInput]) -> Result<Supergraph, CompositionFai
         });
     }
     Ok(Supergraph { sdl, hints })
+}
+
+/// Reads rover's `supergraph.yaml`, fetches every subgraph's SDL and composes them.
+pub async fn compose_config_file(path: &Path) -> Result<Supergraph, ComposeError> {
+    let config = config::read_config(path)?;
+    let inputs = config::load_subgraphs(&config, &reqwest::Client::new()).await?;
+    compose(&inputs).map_err(ComposeError::Composition)
 }
