@@ -10,6 +10,7 @@ mod federation_spec;
 mod field_set;
 mod link_spec;
 mod merge;
+mod satisfiability;
 mod subgraph;
 mod supergraph_model;
 mod supergraph_printer;
@@ -52,17 +53,24 @@ pub fn compose(subgraphs: &[SubgraphInput]) -> Result<Supergraph, CompositionFai
         });
     };
     let sdl = supergraph_printer::print_supergraph(&model);
-    if let Err(with_errors) = Schema::parse_and_validate(&sdl, "supergraph.graphql") {
-        return Err(CompositionFailure {
-            errors: vec![CompositionError::new(
-                ErrorCode::Internal,
-                format!(
-                    "the composed supergraph is not valid GraphQL (this is a composer bug): {}",
-                    with_errors.errors
-                ),
-            )],
-            hints,
-        });
+    let schema = match Schema::parse_and_validate(&sdl, "supergraph.graphql") {
+        Ok(schema) => schema,
+        Err(with_errors) => {
+            return Err(CompositionFailure {
+                errors: vec![CompositionError::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "the composed supergraph is not valid GraphQL (this is a composer bug): {}",
+                        with_errors.errors
+                    ),
+                )],
+                hints,
+            });
+        }
+    };
+    let errors = satisfiability::check_satisfiability(&schema);
+    if !errors.is_empty() {
+        return Err(CompositionFailure { errors, hints });
     }
     Ok(Supergraph { sdl, hints })
 }

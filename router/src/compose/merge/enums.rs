@@ -134,7 +134,8 @@ impl Merger<'_> {
             self.errors.push(CompositionError::new(
                 ErrorCode::EmptyMergedEnumType,
                 format!(
-                    "None of the values of enum type \"{name}\" are defined consistently in all the subgraphs defining that type. As only values common to all subgraphs are merged, this would result in an empty type."
+                    "None of the values of enum type \"{name}\" are defined consistently in all the subgraphs defining that type. As only values common to all subgraphs are merged, this would result in an empty type (it is defined in {}).",
+                    subgraph_list(&self.subgraphs_defining(name))
                 ),
             ));
         }

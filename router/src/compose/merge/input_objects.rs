@@ -104,7 +104,8 @@ impl Merger<'_> {
             self.errors.push(CompositionError::new(
                 ErrorCode::EmptyMergedInputType,
                 format!(
-                    "None of the fields of input object type \"{name}\" are consistently defined in all the subgraphs defining that type. As only fields common to all subgraphs are merged, this would result in an empty type."
+                    "None of the fields of input object type \"{name}\" are consistently defined in all the subgraphs defining that type. As only fields common to all subgraphs are merged, this would result in an empty type (it is defined in {}).",
+                    subgraph_list(&self.subgraphs_defining(name))
                 ),
             ));
         }

@@ -79,6 +79,9 @@ impl Merger<'_> {
             if first == TypeKind::Interface {
                 self.check_interface_object_has_interface(&name, &occurrences);
             }
+            if first == TypeKind::Object {
+                self.check_extension_has_base(&name, &occurrences);
+            }
             let mut merged = MergedType::new(first);
             merged.directives = self.join_types(&name);
             self.types.insert(name, merged);
@@ -106,6 +109,36 @@ impl Merger<'_> {
                 ),
             ));
         }
+    }
+
+    /// An object type only ever defined by `extend type` (outside root types) is an error.
+    fn check_extension_has_base(&mut self, name: &Name, occurrences: &[(usize, TypeKind)]) {
+        if ["Query", "Mutation", "Subscription"].contains(&name.as_str()) {
+            return;
+        }
+        let only_extensions = occurrences
+            .iter()
+            .all(|(idx, _)| self.subgraphs[*idx].orphan_extensions.contains(name));
+        if only_extensions {
+            for (idx, _) in occurrences {
+                self.errors.push(CompositionError::in_subgraph(
+                    ErrorCode::ExtensionWithNoBase,
+                    &self.subgraphs[*idx].name,
+                    format!(
+                        "Type \"{name}\" is an extension type, but there is no type definition for \"{name}\" in any subgraph."
+                    ),
+                ));
+            }
+        }
+    }
+
+    /// Names of the subgraphs defining `name`.
+    pub(super) fn subgraphs_defining(&self, name: &Name) -> Vec<&str> {
+        self.subgraphs
+            .iter()
+            .filter(|s| s.schema.types.contains_key(name))
+            .map(|s| s.name.as_str())
+            .collect()
     }
 
     /// One `@join__type` per key (or one without key) for each subgraph defining the type.
