@@ -30,8 +30,9 @@ type State = (GraphId, Name);
 
 struct JoinKey {
     graph: GraphId,
-    fields: String,
     resolvable: bool,
+    /// Fields the key selects; `None` if it does not parse on the type.
+    selected: Option<Vec<FieldCoordinate>>,
 }
 
 #[derive(Default)]
@@ -125,10 +126,12 @@ impl<'s> Analysis<'s> {
                 if let Some(fields) = argument(directive, "key").and_then(|v| v.as_str()) {
                     join.keys.push(JoinKey {
                         graph,
-                        fields: fields.to_string(),
                         resolvable: argument(directive, "resolvable")
                             .and_then(|v| v.to_bool())
                             .unwrap_or(true),
+                        selected: parse_field_set(schema, type_name, fields)
+                            .ok()
+                            .map(|field_set| selected_fields(&field_set.selection_set)),
                     });
                 }
             }
@@ -330,7 +333,7 @@ impl<'s> Analysis<'s> {
                 if is_interface_target && !join.interface_object_in.contains(&key.graph) {
                     continue;
                 }
-                if self.can_provide_key(graph, type_name, &key.fields) {
+                if self.can_provide_key(graph, key) {
                     targets.push((key.graph, target_type.clone()));
                 }
             }
@@ -338,15 +341,12 @@ impl<'s> Analysis<'s> {
         targets
     }
 
-    fn can_provide_key(&self, graph: GraphId, type_name: &Name, fields: &str) -> bool {
-        match parse_field_set(self.schema, type_name, fields) {
-            Ok(field_set) => selected_fields(&field_set.selection_set)
-                .iter()
-                .all(|coordinate| {
-                    self.resolves(graph, coordinate) || self.resolved_where_reached(coordinate)
-                }),
-            Err(_) => false,
-        }
+    fn can_provide_key(&self, graph: GraphId, key: &JoinKey) -> bool {
+        key.selected.as_ref().is_some_and(|selected| {
+            selected.iter().all(|coordinate| {
+                self.resolves(graph, coordinate) || self.resolved_where_reached(coordinate)
+            })
+        })
     }
 
     fn reached_graphs(&self, type_name: &Name) -> Vec<GraphId> {
