@@ -619,3 +619,23 @@ fn composed_custom_directive_is_kept() {
     );
     assert!(sdl.contains("a: Int @cached(ttl: 5)"), "{sdl}");
 }
+
+error_case!(
+    type_with_only_unused_external,
+    TypeWithOnlyUnusedExternal,
+    [(
+        "a",
+        "# Federation 1\ntype Query { f: Foo }\ntype Foo { x: Int @external }"
+    )],
+    ["[a]", "\"Foo\""]
+);
+
+error_case!(
+    unsupported_renamed_root,
+    UnsupportedFeature,
+    [(
+        "a",
+        "schema { query: RootQuery }\ntype RootQuery { a: Int }"
+    )],
+    ["[a]", "RootQuery"]
+);

@@ -28,6 +28,10 @@ pub enum ErrorCode {
     ExternalMissingOnBase,
     /// An `@external` field is used by no `@key`, `@requires` or `@provides`.
     ExternalUnused,
+    /// A Federation 1 type only has unused `@external` fields.
+    TypeWithOnlyUnusedExternal,
+    /// The subgraph uses something this composer does not support (yet).
+    UnsupportedFeature,
     /// A non-shareable field is resolved by several subgraphs.
     InvalidFieldSharing,
     /// An enum used as input and output differs across subgraphs.
@@ -101,6 +105,8 @@ impl ErrorCode {
             ErrorCode::ExternalArgumentMissing => "EXTERNAL_ARGUMENT_MISSING",
             ErrorCode::ExternalMissingOnBase => "EXTERNAL_MISSING_ON_BASE",
             ErrorCode::ExternalUnused => "EXTERNAL_UNUSED",
+            ErrorCode::TypeWithOnlyUnusedExternal => "TYPE_WITH_ONLY_UNUSED_EXTERNAL",
+            ErrorCode::UnsupportedFeature => "UNSUPPORTED_FEATURE",
             ErrorCode::InvalidFieldSharing => "INVALID_FIELD_SHARING",
             ErrorCode::EnumValueMismatch => "ENUM_VALUE_MISMATCH",
             ErrorCode::EmptyMergedEnumType => "EMPTY_MERGED_ENUM_TYPE",

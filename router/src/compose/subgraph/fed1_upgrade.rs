@@ -144,7 +144,7 @@ fn plan_unused_externals(
         if kept == 0 && !obj.fields.is_empty() {
             if is_referenced(schema, type_name) {
                 plan.errors.push(CompositionError::in_subgraph(
-                    ErrorCode::ExternalUnused,
+                    ErrorCode::TypeWithOnlyUnusedExternal,
                     &subgraph.name,
                     format!(
                         "Type \"{type_name}\" only has unused @external fields (in this Federation 1 subgraph), so it cannot be upgraded to Federation 2"

@@ -74,12 +74,39 @@ pub fn parse_subgraph(name: &str, sdl: &str) -> Result<ParsedSubgraph, Vec<Compo
         .map_err(|with_errors| invalid_graphql(name, &with_errors.errors))?
         .validate()
         .map_err(|with_errors| invalid_graphql(name, &with_errors.errors))?;
+    check_root_type_names(name, &schema)?;
     Ok(ParsedSubgraph {
         schema,
         names,
         orphan_extensions: orphan_extensions(&document),
         other_links,
     })
+}
+
+/// Root types must use the default names (`Query`, `Mutation`, `Subscription`): renaming
+/// them is not supported by this composer.
+fn check_root_type_names(subgraph: &str, schema: &Schema) -> Result<(), Vec<CompositionError>> {
+    let errors: Vec<CompositionError> = schema
+        .schema_definition
+        .iter_root_operations()
+        .filter(|(operation, name)| operation.default_type_name() != name.name.as_str())
+        .map(|(operation, name)| {
+            CompositionError::in_subgraph(
+                ErrorCode::UnsupportedFeature,
+                subgraph,
+                format!(
+                    "The {operation} root type is named \"{}\": renamed root types are not supported yet; name it \"{}\"",
+                    name.name,
+                    operation.default_type_name()
+                ),
+            )
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 fn federation_names_of_link(
