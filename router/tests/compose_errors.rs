@@ -639,3 +639,17 @@ error_case!(
     )],
     ["[a]", "RootQuery"]
 );
+
+#[test]
+fn federation_boilerplate_in_the_sdl_is_ignored() {
+    let fed1 = "# Federation 1, as older libraries print it\nscalar _Any\nscalar _FieldSet\nunion _Entity = User\ntype _Service { sdl: String }\ndirective @key(fields: _FieldSet!) repeatable on OBJECT | INTERFACE\ndirective @external on FIELD_DEFINITION\ntype Query { me: User _service: _Service! _entities(representations: [_Any!]!): [_Entity]! }\ntype User @key(fields: \"id\") { id: ID! name: String }";
+    let fed2 = "type User @key(fields: \"id\") { id: ID! reviews: [String] }";
+    let supergraph =
+        compose(&inputs(&[("a", fed1), ("b", fed2)])).unwrap_or_else(|f| panic!("{f}"));
+    let sdl = &supergraph.sdl;
+    assert!(
+        !sdl.contains("_entities") && !sdl.contains("_Service") && !sdl.contains("_Any"),
+        "{sdl}"
+    );
+    assert!(sdl.contains("me: User @join__field(graph: A)"), "{sdl}");
+}
