@@ -1,6 +1,9 @@
 //! The `dictamesh` command line.
 
+mod compose_command;
 mod subgraph;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -14,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compose a supergraph from rover's `supergraph.yaml` (like `rover supergraph compose`).
+    Compose(compose_command::ComposeArgs),
     /// Runs one subgraph alone, as a Kubernetes pod would.
     Subgraph(subgraph::SubgraphArgs),
 }
@@ -32,11 +37,27 @@ fn init_logging() {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Runs an async command on a multi-threaded runtime.
+fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(future)
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
-    match cli.command {
-        Command::Subgraph(args) => subgraph::run(args).await,
+    let result = match cli.command {
+        Command::Compose(args) => compose_command::run(args),
+        Command::Subgraph(args) => block_on(subgraph::run(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
 }
