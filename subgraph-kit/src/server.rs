@@ -16,7 +16,7 @@ use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::ftv1::{IncludeTrace, TRACE_HEADER};
+use crate::ftv1::TRACE_HEADER;
 use crate::subgraph::Subgraph;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -184,17 +184,16 @@ async fn execute(subgraph: Subgraph, headers: HeaderMap, batch: BatchRequest) ->
     let run = |request: Request| {
         let subgraph = subgraph.clone();
         async move {
-            let request = if include_trace {
-                request.data(IncludeTrace)
-            } else {
-                request
-            };
             let operation = request
                 .operation_name
                 .clone()
                 .unwrap_or_else(|| "anonymous".into());
             let started = Instant::now();
-            let response = subgraph.execute(request).await;
+            let response = if include_trace {
+                subgraph.execute_traced(request).await
+            } else {
+                subgraph.execute(request).await
+            };
             let metrics = subgraph.metrics();
             let status = if response.errors.is_empty() { "ok" } else { "error" };
             metrics

@@ -186,11 +186,13 @@ impl SubgraphBuilder {
             .map(|mount| mount(&cx))
             .collect::<Result<Vec<_>, _>>()?;
         let sources: Vec<Arc<dyn EntitySource>> = mounted.iter().map(|m| m.source.clone()).collect();
-        let built = schema::build(self.registry, &mounted, &self.composed)?;
+        let traced = schema::build(self.registry.clone(), &mounted, &self.composed, true)?;
+        let built = schema::build(self.registry, &mounted, &self.composed, false)?;
         Ok(Subgraph {
             inner: Arc::new(SubgraphInner {
                 name: self.name,
                 schema: built.schema,
+                traced_schema: traced.schema,
                 sdl: built.sdl,
                 sources,
                 metrics,
@@ -202,6 +204,7 @@ impl SubgraphBuilder {
 struct SubgraphInner {
     name: String,
     schema: Schema,
+    traced_schema: Schema,
     sdl: String,
     sources: Vec<Arc<dyn EntitySource>>,
     metrics: Arc<SubgraphMetrics>,
@@ -254,12 +257,22 @@ impl Subgraph {
 
     /// Executes one GraphQL request.
     pub async fn execute(&self, request: impl Into<async_graphql::Request>) -> async_graphql::Response {
+        self.run(&self.inner.schema, request.into()).await
+    }
+
+    /// Executes one GraphQL request and adds its federated trace as
+    /// `extensions.ftv1` (what a router asks for with
+    /// `apollo-federation-include-trace: ftv1`).
+    pub async fn execute_traced(
+        &self,
+        request: impl Into<async_graphql::Request>,
+    ) -> async_graphql::Response {
+        self.run(&self.inner.traced_schema, request.into()).await
+    }
+
+    async fn run(&self, schema: &Schema, request: async_graphql::Request) -> async_graphql::Response {
         let nulls = Arc::new(EntityNulls::default());
-        let mut response = self
-            .inner
-            .schema
-            .execute(request.into().data(nulls.clone()))
-            .await;
+        let mut response = schema.execute(request.data(nulls.clone())).await;
         nulls.apply(&mut response.data);
         response
     }

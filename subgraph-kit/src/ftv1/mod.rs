@@ -19,11 +19,9 @@ pub use proto::{Location, Node, NodeId, Timestamp, Trace, TraceError};
 /// The header a router sends to ask for a trace, and its value.
 pub const TRACE_HEADER: (&str, &str) = ("apollo-federation-include-trace", "ftv1");
 
-/// Request data that turns tracing on for one request.
-#[derive(Debug, Clone, Copy)]
-pub struct IncludeTrace;
-
-/// The async-graphql extension that records federated traces.
+/// The async-graphql extension that records a federated trace of every
+/// request it sees (the kit installs it on a second schema used only for
+/// requests that ask for a trace).
 pub struct FederatedTracing;
 
 impl ExtensionFactory for FederatedTracing {
@@ -118,9 +116,6 @@ impl Extension for TraceRecorder {
         operation_name: Option<&str>,
         next: NextExecute<'_>,
     ) -> Response {
-        if ctx.data_opt::<IncludeTrace>().is_none() {
-            return next.run(ctx, operation_name).await;
-        }
         if let Ok(mut state) = self.state.lock() {
             *state = Some(TraceState {
                 started: Instant::now(),

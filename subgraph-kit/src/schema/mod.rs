@@ -49,10 +49,13 @@ pub struct BuiltSchema {
 }
 
 /// Builds schema and SDL; every error names the type (and field) at fault.
+/// A `traced` schema records federated traces (`ftv1`) of every request; the
+/// other carries no extension at all, so untraced requests pay nothing.
 pub fn build(
     mut registry: TypeRegistry,
     mounted: &[MountedEntity],
     composed: &[ComposedDirective],
+    traced: bool,
 ) -> Result<BuiltSchema, BuildError> {
     if let Some(name) = registry.conflicts().first() {
         return Err(BuildError::ConflictingType(name.clone()));
@@ -122,8 +125,10 @@ pub fn build(
     let mut builder = Schema::build("Query", (!mutations.is_empty()).then_some("Mutation"), None)
         .register(query)
         .register(any)
-        .register(service)
-        .extension(FederatedTracing);
+        .register(service);
+    if traced {
+        builder = builder.extension(FederatedTracing);
+    }
     if let Some((union, placeholder)) = union {
         builder = builder.register(union).register(placeholder);
     }

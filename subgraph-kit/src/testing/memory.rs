@@ -1,5 +1,6 @@
 //! An adapter over entities held in memory.
 
+use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -8,21 +9,63 @@ use async_trait::async_trait;
 use crate::adapter::{DataProductAdapter, EntityQuery, Sla};
 use crate::entity::Entity;
 use crate::error::AdapterError;
-use crate::key::EntityKey;
+use crate::key::{EntityKey, FieldSet, write_canonical};
+use crate::model::TypeRegistry;
 
-/// Serves entities from memory; matches keys of any shape (single, composite,
-/// nested) by comparing the entity's key fields with the key's values.
+/// Serves entities from memory; finds keys of any shape (single, composite,
+/// nested) through an index per `@key`.
 pub struct MemoryAdapter<T> {
-    entities: RwLock<Vec<T>>,
+    store: RwLock<Store<T>>,
     calls: AtomicUsize,
     sla: Sla,
+}
+
+struct Store<T> {
+    keys: Vec<FieldSet>,
+    entities: Vec<T>,
+    index: HashMap<String, usize>,
+}
+
+/// The index key of key values under one field set.
+fn index_key(fields: &FieldSet, values: &serde_json::Map<String, serde_json::Value>) -> String {
+    let mut out = format!("{fields}|");
+    write_canonical(&mut out, &serde_json::Value::Object(values.clone()));
+    out
+}
+
+impl<T: Entity> Store<T> {
+    fn insert(&mut self, entity: T) {
+        let position = self.entities.len();
+        if let Ok(serde_json::Value::Object(json)) = serde_json::to_value(&entity) {
+            for fields in &self.keys {
+                if let Ok(values) = fields.extract(&json) {
+                    self.index.insert(index_key(fields, &values), position);
+                }
+            }
+        }
+        self.entities.push(entity);
+    }
 }
 
 impl<T: Entity + Clone> MemoryAdapter<T> {
     /// An adapter serving these entities.
     pub fn new(entities: impl IntoIterator<Item = T>) -> Self {
+        let mut registry = TypeRegistry::new();
+        registry.register::<T>();
+        let keys = registry
+            .object(T::TYPE_NAME)
+            .map(|o| o.keys.iter().map(|k| k.fields.clone()).collect())
+            .unwrap_or_default();
+        let mut store = Store {
+            keys,
+            entities: Vec::new(),
+            index: HashMap::new(),
+        };
+        for entity in entities {
+            store.insert(entity);
+        }
         MemoryAdapter {
-            entities: RwLock::new(entities.into_iter().collect()),
+            store: RwLock::new(store),
             calls: AtomicUsize::new(0),
             sla: Sla::default(),
         }
@@ -36,8 +79,8 @@ impl<T: Entity + Clone> MemoryAdapter<T> {
 
     /// Adds an entity.
     pub fn insert(&self, entity: T) {
-        if let Ok(mut entities) = self.entities.write() {
-            entities.push(entity);
+        if let Ok(mut store) = self.store.write() {
+            store.insert(entity);
         }
     }
 
@@ -46,17 +89,9 @@ impl<T: Entity + Clone> MemoryAdapter<T> {
         self.calls.load(Ordering::SeqCst)
     }
 
-    fn find(&self, key: &EntityKey) -> Option<T> {
-        let entities = self.entities.read().ok()?;
-        entities
-            .iter()
-            .find(|entity| {
-                serde_json::to_value(entity)
-                    .ok()
-                    .and_then(|json| json.as_object().and_then(|o| key.key_fields().extract(o).ok()))
-                    .is_some_and(|values| &values == key.values())
-            })
-            .cloned()
+    fn find(store: &Store<T>, key: &EntityKey) -> Option<T> {
+        let position = store.index.get(&index_key(key.key_fields(), key.values()))?;
+        store.entities.get(*position).cloned()
     }
 }
 
@@ -66,16 +101,20 @@ impl<T: Entity + Clone> DataProductAdapter for MemoryAdapter<T> {
 
     async fn get_entities(&self, keys: &[EntityKey]) -> Result<Vec<Option<T>>, AdapterError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(keys.iter().map(|key| self.find(key)).collect())
+        let store = self
+            .store
+            .read()
+            .map_err(|_| AdapterError::Internal("entity store poisoned".into()))?;
+        Ok(keys.iter().map(|key| Self::find(&store, key)).collect())
     }
 
     async fn query_entities(&self, query: &EntityQuery) -> Result<Vec<T>, AdapterError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        let entities = self
-            .entities
+        let store = self
+            .store
             .read()
             .map_err(|_| AdapterError::Internal("entity store poisoned".into()))?;
-        Ok(query.apply(entities.iter().cloned()))
+        Ok(query.apply(store.entities.iter().cloned()))
     }
 
     fn sla(&self) -> Sla {
