@@ -4,10 +4,21 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use dictamesh_example_mesh::customers::{self, SqlCustomers};
+use dictamesh_example_mesh::invoices::{self, SqlInvoices};
+use dictamesh_example_mesh::products::files::FileProducts;
+use dictamesh_example_mesh::products::rest::{RestConfig, RestProducts};
+use dictamesh_example_mesh::{Database, products};
 
 /// The subgraphs this binary can serve.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum SubgraphName {
+    /// Customers, in SQL (`DATABASE_URL`).
+    Customers,
+    /// Invoices, in SQL (`DATABASE_URL`).
+    Invoices,
+    /// Products, from a directory (`PRODUCTS_DIR`) or a REST API (`PRODUCTS_API_URL`).
+    Products,
     /// The products subgraph of Apollo's subgraph compatibility suite.
     CompatProducts,
 }
@@ -23,6 +34,19 @@ pub struct SubgraphArgs {
     /// Redis for the shared L2 entity cache, e.g. redis://127.0.0.1:6379.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// SQL database of customers or invoices: postgres://... or sqlite://...
+    /// (default: an SQLite file named after the subgraph in the current directory).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Directory of product documents (JSON, CSV), watched for changes.
+    #[arg(long, env = "PRODUCTS_DIR")]
+    products_dir: Option<std::path::PathBuf>,
+    /// Base URL of a Directus-style products API.
+    #[arg(long, env = "PRODUCTS_API_URL")]
+    products_api_url: Option<String>,
+    /// Bearer token for the products API.
+    #[arg(long, env = "PRODUCTS_API_TOKEN", hide_env_values = true)]
+    products_api_token: Option<String>,
 }
 
 /// Waits for Ctrl-C or SIGTERM.
@@ -48,11 +72,41 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// The example database: `DATABASE_URL`, or an SQLite file in the current
+/// directory, created when missing.
+async fn database(args: &SubgraphArgs, name: &str) -> anyhow::Result<Database> {
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://dictamesh-{name}.db?mode=rwc"));
+    Ok(Database::connect(&url).await?)
+}
+
+/// The builder of the named subgraph, with its source opened.
+pub async fn builder(args: &SubgraphArgs) -> anyhow::Result<dictamesh::SubgraphBuilder> {
+    Ok(match args.name {
+        SubgraphName::Customers => {
+            customers::subgraph(SqlCustomers::new(database(args, "customers").await?).await?)
+        }
+        SubgraphName::Invoices => {
+            invoices::subgraph(SqlInvoices::new(database(args, "invoices").await?).await?)
+        }
+        SubgraphName::Products => match (&args.products_dir, &args.products_api_url) {
+            (Some(dir), _) => products::subgraph(FileProducts::open(dir).map_err(anyhow::Error::msg)?),
+            (None, Some(url)) => {
+                let mut config = RestConfig::new(url.clone());
+                config.token = args.products_api_token.clone();
+                products::subgraph(RestProducts::new(config)?)
+            }
+            (None, None) => anyhow::bail!("the products subgraph needs PRODUCTS_DIR or PRODUCTS_API_URL"),
+        },
+        SubgraphName::CompatProducts => dictamesh_compat_products::builder(),
+    })
+}
+
 /// Builds and serves the named subgraph until a shutdown signal.
 pub async fn run(args: SubgraphArgs) -> anyhow::Result<()> {
-    let mut builder = match args.name {
-        SubgraphName::CompatProducts => dictamesh_compat_products::builder(),
-    };
+    let mut builder = builder(&args).await?;
     if let Some(url) = &args.redis_url {
         let store = dictamesh::cache::RedisStore::connect(url)
             .await

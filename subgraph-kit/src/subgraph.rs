@@ -16,7 +16,7 @@ use crate::events::{ChangePublisher, InProcessBus};
 use crate::metrics::SubgraphMetrics;
 use crate::model::{KeyDef, TypeRegistry};
 use crate::runtime::{EntityRuntime, EntitySource, EntityWriter, RuntimeContext};
-use crate::schema::{self, EntityNulls, MountedEntity, MountedWriter};
+use crate::schema::{self, EntityNulls, MountedEntity, MountedWriter, ReferenceBatches};
 use crate::sdl::ComposedDirective;
 
 type MountFn = Box<dyn FnOnce(&MountContext<'_>) -> Result<MountedEntity, BuildError> + Send>;
@@ -272,7 +272,10 @@ impl Subgraph {
 
     async fn run(&self, schema: &Schema, request: async_graphql::Request) -> async_graphql::Response {
         let nulls = Arc::new(EntityNulls::default());
-        let mut response = schema.execute(request.data(nulls.clone())).await;
+        let request = request
+            .data(nulls.clone())
+            .data(Arc::new(ReferenceBatches::default()));
+        let mut response = schema.execute(request).await;
         nulls.apply(&mut response.data);
         response
     }

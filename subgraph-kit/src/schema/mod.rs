@@ -2,7 +2,9 @@
 //! Federation SDL from one [`TypeRegistry`], so the two cannot disagree.
 
 mod federation;
+mod references;
 pub use federation::EntityNulls;
+pub use references::ReferenceBatches;
 pub(crate) mod representations;
 mod root_fields;
 pub(crate) mod values;
@@ -19,6 +21,7 @@ use crate::model::{BUILTIN_SCALARS, ObjectDef, TypeDef, TypeRef, TypeRegistry};
 use crate::runtime::{EntitySource, EntityWriter};
 use crate::sdl::{self, ComposedDirective};
 use federation::ResolvableEntity;
+use references::Completion;
 use representations::KeyMatcher;
 use root_fields::RootField;
 
@@ -111,6 +114,7 @@ pub fn build(
         registry.upsert(TypeDef::Object(mutation_def));
     }
     let sdl = sdl::print(&registry, composed)?;
+    let completions = completions(&registry, mounted);
 
     let mut entity_names: Vec<String> = resolvable.keys().cloned().collect();
     entity_names.sort_unstable();
@@ -142,7 +146,7 @@ pub fn build(
     for def in registry.types() {
         builder = match def {
             TypeDef::Object(o) if o.name == "Query" || o.name == "Mutation" => builder,
-            TypeDef::Object(o) => builder.register(dynamic_object(o, &registry)),
+            TypeDef::Object(o) => builder.register(dynamic_object(o, &registry, &completions)),
             TypeDef::Enum(e) => builder.register(e.values.iter().fold(Enum::new(e.name.clone()), |en, v| {
                 en.item(EnumItem::new(v.name.clone()))
             })),
@@ -158,15 +162,40 @@ pub fn build(
     Ok(BuiltSchema { schema, sdl })
 }
 
-fn dynamic_object(def: &ObjectDef, registry: &TypeRegistry) -> Object {
+fn dynamic_object(
+    def: &ObjectDef,
+    registry: &TypeRegistry,
+    completions: &HashMap<String, Completion>,
+) -> Object {
     let mut object = Object::new(def.name.clone());
     if let Some(description) = &def.description {
         object = object.description(description.clone());
     }
     for field in &def.fields {
-        object = object.field(values::data_field(field, registry));
+        object = object.field(match completions.get(field.ty.base_name()) {
+            Some(completion) => values::reference_field(field, completion.clone()),
+            None => values::data_field(field, registry),
+        });
     }
     object
+}
+
+/// How references to each mounted entity type are completed.
+fn completions(registry: &TypeRegistry, mounted: &[MountedEntity]) -> HashMap<String, Completion> {
+    mounted
+        .iter()
+        .filter_map(|entity| {
+            let object = registry.object(entity.source.type_name())?;
+            let key = object.keys.iter().find(|k| k.resolvable)?;
+            Some((
+                object.name.clone(),
+                Completion {
+                    source: entity.source.clone(),
+                    key: key.fields.clone(),
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Every type a field or argument mentions must exist.

@@ -1,8 +1,12 @@
 //! Serving data fields: each field reads its value from the parent object the
 //! adapter produced, without copying objects.
 
+use std::sync::Arc;
+
 use async_graphql::Value;
-use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue};
+use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, ResolverContext};
+
+use super::references::{Completion, ReferenceBatches};
 
 use crate::model::{FieldDef, InputValueDef, TypeDef, TypeRegistry};
 use crate::runtime::EntityValue;
@@ -81,15 +85,88 @@ pub fn dynamic_input_value(def: &InputValueDef) -> InputValue {
     value
 }
 
+/// The value of field `name` in the parent object.
+fn field_of<'a>(ctx: &ResolverContext<'a>, name: &str) -> Option<&'a Value> {
+    parent_value(ctx.parent_value).and_then(|parent| match parent {
+        Value::Object(fields) => fields.get(name),
+        _ => None,
+    })
+}
+
 /// A field that reads `def.name` from its parent object.
 pub fn data_field(def: &FieldDef, registry: &TypeRegistry) -> Field {
     let name = def.name.clone();
     let shape = Shape::of(registry, def.ty.base_name());
     dynamic_field(def, move |ctx| {
-        let value = parent_value(ctx.parent_value).and_then(|parent| match parent {
-            Value::Object(fields) => fields.get(name.as_str()),
-            _ => None,
-        });
-        FieldFuture::Value(value.and_then(|v| to_field_value(v, shape)))
+        FieldFuture::Value(field_of(&ctx, &name).and_then(|v| to_field_value(v, shape)))
+    })
+}
+
+/// A field whose type is an entity this subgraph resolves: values that hold
+/// only a reference (the key) are completed by loading the entity, batched.
+pub fn reference_field(def: &FieldDef, completion: Completion) -> Field {
+    let name = def.name.clone();
+    dynamic_field(def, move |ctx| {
+        let Some(value) = field_of(&ctx, &name) else {
+            return FieldFuture::Value(None);
+        };
+        let selected: Vec<&str> = ctx
+            .ctx
+            .field()
+            .selection_set()
+            .map(|f| f.name())
+            .filter(|name| *name != "__typename")
+            .collect();
+        let incomplete = match value {
+            Value::List(items) => items
+                .iter()
+                .any(|i| completion.key_of_incomplete(i, &selected).is_some()),
+            other => completion.key_of_incomplete(other, &selected).is_some(),
+        };
+        if !incomplete {
+            return FieldFuture::Value(to_field_value(value, Shape::Composite));
+        }
+        let completion = completion.clone();
+        FieldFuture::new(async move {
+            match value {
+                Value::List(items) => {
+                    let wanted: Vec<(usize, crate::key::EntityKey)> = items
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, item)| completion.key_of_incomplete(item, &selected).map(|k| (i, k)))
+                        .collect();
+                    let loaded = completion
+                        .source
+                        .load(wanted.iter().map(|(_, k)| k.clone()).collect())
+                        .await;
+                    let mut completed: Vec<Option<FieldValue<'_>>> = Vec::with_capacity(items.len());
+                    completed.extend(items.iter().map(|item| to_field_value(item, Shape::Composite)));
+                    for ((slot, _), result) in wanted.into_iter().zip(loaded) {
+                        match result {
+                            Ok(Some(entity)) => completed[slot] = Some(FieldValue::owned_any(entity)),
+                            Ok(None) => {}
+                            Err(error) => return Err(error.to_graphql()),
+                        }
+                    }
+                    Ok(Some(FieldValue::list(
+                        completed.into_iter().map(|v| v.unwrap_or(FieldValue::NULL)),
+                    )))
+                }
+                single => {
+                    let Some(key) = completion.key_of_incomplete(single, &selected) else {
+                        return Ok(to_field_value(single, Shape::Composite));
+                    };
+                    let loaded = match ctx.data_opt::<Arc<ReferenceBatches>>() {
+                        Some(batches) => batches.load(&completion.source, key).await,
+                        None => completion.source.load(vec![key]).await.pop().unwrap_or(Ok(None)),
+                    };
+                    match loaded {
+                        Ok(Some(entity)) => Ok(Some(FieldValue::owned_any(entity))),
+                        Ok(None) => Ok(to_field_value(single, Shape::Composite)),
+                        Err(error) => Err(error.to_graphql()),
+                    }
+                }
+            }
+        })
     })
 }

@@ -269,3 +269,58 @@ async fn cached_entities_are_served_without_source_calls_until_the_ttl() {
     let metrics = subgraph.render_metrics();
     assert!(metrics.contains(r#"dictamesh_cache_hits_total{entity="Book",layer="l1",subgraph="library"} 2"#));
 }
+
+/// A loan of a book; the book is a reference to an entity this subgraph serves.
+#[dictamesh::entity(key = "id", list = "loans")]
+#[derive(Clone, Debug)]
+pub struct Loan {
+    pub id: dictamesh::ID,
+    pub book: dictamesh::Reference<Book>,
+    pub also: Vec<dictamesh::Reference<Book>>,
+}
+
+#[tokio::test]
+async fn local_references_are_completed_with_one_batched_load_only_when_needed() {
+    let shelf = Arc::new(shelf());
+    let loan = |i: usize| Loan {
+        id: dictamesh::ID(format!("l{i}")),
+        book: dictamesh::Reference::key("id", i.to_string()),
+        also: vec![
+            dictamesh::Reference::key("id", "7"),
+            dictamesh::Reference::key("id", "8"),
+        ],
+    };
+    let subgraph = Subgraph::builder("library")
+        .entity(shelf.clone())
+        .entity(dictamesh::testing::MemoryAdapter::new((1..=5).map(loan)))
+        .build()
+        .unwrap();
+    let keys_only = run(&subgraph, "{ loans { book { id } } }").await;
+    assert_eq!(keys_only["data"]["loans"][4]["book"], json!({"id": "5"}));
+    assert_eq!(
+        shelf.calls.load(Ordering::SeqCst),
+        0,
+        "the key alone needs no load"
+    );
+
+    let titles = run(&subgraph, "{ loans { book { title } } }").await;
+    assert_eq!(titles.get("errors"), None, "{titles}");
+    let names: Vec<&str> = titles["data"]["loans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["book"]["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Book 1", "Book 2", "Book 3", "Book 4", "Book 5"]);
+    assert_eq!(
+        shelf.calls.load(Ordering::SeqCst),
+        1,
+        "five references, one batched source call"
+    );
+
+    let lists = run(&subgraph, r#"{ loans(limit: 1) { also { title } } }"#).await;
+    assert_eq!(
+        lists["data"]["loans"][0]["also"],
+        json!([{"title": "Book 7"}, {"title": "Book 8"}])
+    );
+}
