@@ -1,5 +1,13 @@
 //! Change events: what adapters report ([`SourceChange`]) and what the kit
-//! publishes ([`EntityChangeEvent`], the seed's canonical Avro record).
+//! publishes ([`EntityChangeEvent`], the seed's canonical Avro record), the
+//! codecs (JSON, Avro in the Confluent wire format), and the transports:
+//! [`InProcessBus`], Kafka (feature `kafka`), with a consumer loop over any of
+//! them ([`bus::Consumer`]).
+
+pub mod bus;
+pub mod codec;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,0 +1,302 @@
+//! Change events on Kafka (any Kafka-protocol broker) through rdkafka: an
+//! idempotent producer, topic creation, and an [`EventSource`] for the
+//! consumer loop with manual commits.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::bus::{BusError, Delivery, EventSource, RawPublisher};
+use super::codec::Encoder;
+use super::{ChangePublisher, EntityChangeEvent, PublishError};
+
+/// How to reach the brokers and shape the topics.
+#[derive(Debug, Clone)]
+pub struct KafkaConfig {
+    /// `host:port,host:port` (`KAFKA_BROKERS`).
+    pub brokers: String,
+    /// Partitions of created topics (events are keyed by entity id, so each
+    /// entity's events stay in order).
+    pub partitions: i32,
+    /// Replication factor of created topics.
+    pub replication: i32,
+    /// Retention of created topics, when set.
+    pub retention: Option<Duration>,
+    /// How long a publish may take before it fails.
+    pub publish_timeout: Duration,
+}
+
+impl KafkaConfig {
+    /// Defaults for the given brokers: 6 partitions, replication 1, 30 s.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        KafkaConfig {
+            brokers: brokers.into(),
+            partitions: 6,
+            replication: 1,
+            retention: None,
+            publish_timeout: Duration::from_secs(30),
+        }
+    }
+
+    fn client(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers);
+        config
+    }
+}
+
+fn bus_error(context: &str, error: impl std::fmt::Display) -> BusError {
+    BusError(format!("{context}: {error}"))
+}
+
+/// Creates topics that do not exist yet.
+pub async fn ensure_topics(config: &KafkaConfig, topics: &[String]) -> Result<(), BusError> {
+    let admin: AdminClient<DefaultClientContext> = config
+        .client()
+        .create()
+        .map_err(|e| bus_error("admin client", e))?;
+    let retention = config.retention.map(|r| r.as_millis().to_string());
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|name| {
+            let topic = NewTopic::new(
+                name,
+                config.partitions,
+                TopicReplication::Fixed(config.replication),
+            );
+            match &retention {
+                Some(ms) => topic.set("retention.ms", ms),
+                None => topic,
+            }
+        })
+        .collect();
+    let results = admin
+        .create_topics(
+            &new_topics,
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+        )
+        .await
+        .map_err(|e| bus_error("create topics", e))?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(bus_error(&format!("create topic {topic}"), code)),
+        }
+    }
+    Ok(())
+}
+
+/// An idempotent producer of change events (acks from all in-sync replicas,
+/// no duplicates on retries, per-partition order kept).
+pub struct KafkaPublisher {
+    producer: FutureProducer,
+    encoder: Encoder,
+    timeout: Duration,
+}
+
+impl KafkaPublisher {
+    /// A producer for the configured brokers; `encoder` picks Avro or JSON.
+    pub fn new(config: &KafkaConfig, encoder: Encoder) -> Result<Self, BusError> {
+        let producer = config
+            .client()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .set(
+                "message.timeout.ms",
+                config.publish_timeout.as_millis().to_string(),
+            )
+            .create()
+            .map_err(|e| bus_error("producer", e))?;
+        Ok(KafkaPublisher {
+            producer,
+            encoder,
+            timeout: config.publish_timeout,
+        })
+    }
+}
+
+fn traceparent(event: &EntityChangeEvent) -> Option<String> {
+    let context = &event.trace_context;
+    (!context.trace_id.is_empty()).then(|| format!("00-{}-{}-01", context.trace_id, context.span_id))
+}
+
+#[async_trait]
+impl RawPublisher for KafkaPublisher {
+    async fn send(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<(), BusError> {
+        let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+        for (name, value) in headers {
+            owned = owned.insert(Header {
+                key: name,
+                value: Some(value),
+            });
+        }
+        let mut record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(topic).payload(payload).headers(owned);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        self.producer
+            .send(record, self.timeout)
+            .await
+            .map(|_| ())
+            .map_err(|(e, _)| bus_error(&format!("publish to {topic}"), e))
+    }
+}
+
+#[async_trait]
+impl ChangePublisher for KafkaPublisher {
+    async fn publish(&self, event: &EntityChangeEvent) -> Result<(), PublishError> {
+        let failed = |reason: String| PublishError {
+            event_id: event.event_id.clone(),
+            reason,
+        };
+        let (payload, content_type) = self
+            .encoder
+            .encode(event)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let mut headers = vec![
+            ("content-type".to_string(), content_type.as_bytes().to_vec()),
+            ("event_id".to_string(), event.event_id.clone().into_bytes()),
+        ];
+        if let Some(parent) = traceparent(event) {
+            headers.push(("traceparent".to_string(), parent.into_bytes()));
+        }
+        self.send(
+            &event.topic(),
+            Some(event.entity.id.as_bytes()),
+            &payload,
+            &headers,
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))
+    }
+}
+
+/// A consumer group member reading topics, committing only what was processed.
+pub struct KafkaSource {
+    consumer: StreamConsumer,
+    timeout: Duration,
+}
+
+impl KafkaSource {
+    /// Joins `group` and subscribes to `topics`; a new group starts at the
+    /// earliest offsets.
+    pub fn new(config: &KafkaConfig, group: &str, topics: &[&str]) -> Result<Self, BusError> {
+        let consumer: StreamConsumer = config
+            .client()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .create()
+            .map_err(|e| bus_error("consumer", e))?;
+        consumer
+            .subscribe(topics)
+            .map_err(|e| bus_error("subscribe", e))?;
+        Ok(KafkaSource {
+            consumer,
+            timeout: Duration::from_secs(10),
+        })
+    }
+
+    fn delivery(message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| (header.key.to_string(), header.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Delivery {
+            topic: message.topic().to_string(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().unwrap_or_default().to_vec(),
+            headers,
+        }
+    }
+}
+
+#[async_trait]
+impl EventSource for KafkaSource {
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        let mut out = Vec::new();
+        let mut deadline = wait;
+        while out.len() < max {
+            match tokio::time::timeout(deadline, self.consumer.recv()).await {
+                Ok(Ok(message)) => out.push(Self::delivery(&message)),
+                Ok(Err(error)) => return Err(bus_error("receive", error)),
+                Err(_) => break,
+            }
+            deadline = Duration::from_millis(5);
+        }
+        Ok(out)
+    }
+
+    async fn commit(&mut self, processed: &[Delivery]) -> Result<(), BusError> {
+        let mut next: std::collections::BTreeMap<(&str, i32), i64> = std::collections::BTreeMap::new();
+        for delivery in processed {
+            let slot = next.entry((&delivery.topic, delivery.partition)).or_insert(0);
+            *slot = (*slot).max(delivery.offset + 1);
+        }
+        if next.is_empty() {
+            return Ok(());
+        }
+        let mut list = TopicPartitionList::new();
+        for ((topic, partition), offset) in next {
+            list.add_partition_offset(topic, partition, Offset::Offset(offset))
+                .map_err(|e| bus_error("commit", e))?;
+        }
+        self.consumer
+            .commit(&list, CommitMode::Sync)
+            .map_err(|e| bus_error("commit", e))
+    }
+
+    async fn lag(&mut self) -> Result<Vec<(String, i32, i64)>, BusError> {
+        let assignment = self
+            .consumer
+            .assignment()
+            .map_err(|e| bus_error("assignment", e))?;
+        let committed = self
+            .consumer
+            .committed_offsets(assignment, self.timeout)
+            .map_err(|e| bus_error("committed offsets", e))?;
+        let mut lag = Vec::new();
+        for element in committed.elements() {
+            let (low, high) = self
+                .consumer
+                .fetch_watermarks(element.topic(), element.partition(), self.timeout)
+                .map_err(|e| bus_error("watermarks", e))?;
+            let position = match element.offset() {
+                Offset::Offset(offset) => offset,
+                _ => low,
+            };
+            lag.push((
+                element.topic().to_string(),
+                element.partition(),
+                (high - position).max(0),
+            ));
+        }
+        Ok(lag)
+    }
+}

@@ -1,0 +1,198 @@
+//! Change events through a real Kafka-protocol broker (`KAFKA_BROKERS`,
+//! default 127.0.0.1:9092; `.ci/run` starts tansu there): the idempotent
+//! producer, the consumer loop's at-least-once delivery, de-duplication and
+//! dead-letter topic.
+#![cfg(feature = "kafka")]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dictamesh::events::bus::{
+    Consumer, Deduplicator, EventHandler, EventSource, HandlerError, RawPublisher, RecentIds,
+    dead_letter_topic,
+};
+use dictamesh::events::codec::Decoder;
+use dictamesh::events::kafka::{KafkaConfig, KafkaPublisher, KafkaSource, ensure_topics};
+use dictamesh::events::{
+    ChangePublisher, ChangeType, EntityChangeEvent, EntityReference, TraceContext, codec::Encoder,
+};
+
+fn config() -> KafkaConfig {
+    let mut config =
+        KafkaConfig::new(std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()));
+    config.partitions = 3;
+    config
+}
+
+fn event(domain: &str, id: usize) -> EntityChangeEvent {
+    EntityChangeEvent {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        event_type: ChangeType::Updated,
+        timestamp: 1_700_000_000_000,
+        source_system: "test".into(),
+        domain: domain.into(),
+        entity: EntityReference {
+            entity_type: "Book".into(),
+            id: format!("b{id}"),
+            version: id as i64,
+            url: "http://library/graphql".into(),
+            etag: None,
+        },
+        changed_fields: vec!["title".into()],
+        relationships: Vec::new(),
+        metadata: Default::default(),
+        trace_context: TraceContext::default(),
+    }
+}
+
+#[derive(Default)]
+struct Collect {
+    seen: Mutex<Vec<EntityChangeEvent>>,
+    poison: Option<String>,
+}
+
+#[dictamesh::async_trait]
+impl EventHandler for Collect {
+    async fn handle(&self, events: &[EntityChangeEvent]) -> Result<(), HandlerError> {
+        if let Some(poison) = &self.poison
+            && events.iter().any(|e| &e.entity.id == poison)
+        {
+            return Err(HandlerError::Permanent(format!("cannot handle {poison}")));
+        }
+        self.seen.lock().unwrap().extend(events.iter().cloned());
+        Ok(())
+    }
+}
+
+async fn drain<S: EventSource>(consumer: &mut Consumer<S>, expected: usize) -> usize {
+    let mut handled = 0;
+    for _ in 0..100 {
+        handled += consumer
+            .run_once(Duration::from_millis(500))
+            .await
+            .unwrap()
+            .handled;
+        if handled >= expected {
+            break;
+        }
+    }
+    handled
+}
+
+#[tokio::test]
+async fn events_flow_at_least_once_without_duplicates_and_poison_goes_to_the_dead_letter_topic() {
+    let domain = format!("test{}", uuid::Uuid::new_v4().simple());
+    let topic = format!("{domain}.test.entity_changed");
+    let config = config();
+    ensure_topics(&config, &[topic.clone(), dead_letter_topic(&topic)])
+        .await
+        .unwrap();
+    let publisher = Arc::new(KafkaPublisher::new(&config, Encoder::json()).unwrap());
+    let events: Vec<EntityChangeEvent> = (0..20).map(|i| event(&domain, i)).collect();
+    for e in &events {
+        publisher.publish(e).await.unwrap();
+    }
+    // A redelivery (same event id) and a message that is not an event.
+    publisher.publish(&events[3]).await.unwrap();
+    publisher
+        .send(&topic, Some(b"junk"), b"{ not an event", &[])
+        .await
+        .unwrap();
+
+    let handler = Arc::new(Collect {
+        poison: Some("b7".into()),
+        ..Collect::default()
+    });
+    let dedup: Arc<dyn Deduplicator> = Arc::new(RecentIds::new(1000));
+    let group = format!("g-{}", uuid::Uuid::new_v4());
+    let source = KafkaSource::new(&config, &group, &[&topic]).unwrap();
+    let mut consumer = Consumer::new(source, handler.clone(), dedup, publisher.clone(), Decoder::json());
+    let handled = drain(&mut consumer, 19).await;
+    assert_eq!(handled, 19, "20 events, one of them poison");
+    let seen = handler.seen.lock().unwrap().clone();
+    let mut ids: Vec<&str> = seen.iter().map(|e| e.event_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 19, "the redelivered event was handled once");
+
+    let dead = KafkaSource::new(&config, &format!("{group}-dlq"), &[&dead_letter_topic(&topic)]).unwrap();
+    let mut dead = dead;
+    let mut letters = Vec::new();
+    for _ in 0..20 {
+        letters.extend(dead.poll(10, Duration::from_millis(500)).await.unwrap());
+        if letters.len() >= 2 {
+            break;
+        }
+    }
+    let mut reasons: Vec<String> = letters
+        .iter()
+        .map(|l| l.header("dlq.reason").unwrap_or_default().to_string())
+        .collect();
+    reasons.sort();
+    assert_eq!(letters.len(), 2, "{reasons:?}");
+    assert!(reasons[0].contains("cannot handle b7"), "{reasons:?}");
+    assert!(reasons[1].contains("invalid JSON event"), "{reasons:?}");
+    assert!(
+        letters
+            .iter()
+            .all(|l| l.header("dlq.original_topic") == Some(topic.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn a_restarted_consumer_resumes_after_its_committed_offsets() {
+    let domain = format!("test{}", uuid::Uuid::new_v4().simple());
+    let topic = format!("{domain}.test.entity_changed");
+    let config = config();
+    ensure_topics(&config, std::slice::from_ref(&topic)).await.unwrap();
+    let publisher = Arc::new(KafkaPublisher::new(&config, Encoder::json()).unwrap());
+    for i in 0..10 {
+        publisher.publish(&event(&domain, i)).await.unwrap();
+    }
+    let group = format!("g-{}", uuid::Uuid::new_v4());
+    let first = Arc::new(Collect::default());
+    {
+        let source = KafkaSource::new(&config, &group, &[&topic]).unwrap();
+        let mut consumer = Consumer::new(
+            source,
+            first.clone(),
+            Arc::new(RecentIds::new(100)),
+            publisher.clone(),
+            Decoder::json(),
+        )
+        .batch_size(4);
+        let mut handled = 0;
+        while handled < 4 {
+            handled += consumer
+                .run_once(Duration::from_millis(500))
+                .await
+                .unwrap()
+                .handled;
+        }
+    }
+    let done = first.seen.lock().unwrap().len();
+    let second = Arc::new(Collect::default());
+    let source = KafkaSource::new(&config, &group, &[&topic]).unwrap();
+    let mut consumer = Consumer::new(
+        source,
+        second.clone(),
+        Arc::new(RecentIds::new(100)),
+        publisher.clone(),
+        Decoder::json(),
+    );
+    let handled = drain(&mut consumer, 10 - done).await;
+    assert_eq!(
+        done + handled,
+        10,
+        "no event lost, none handled twice across the restart"
+    );
+    let lag: i64 = consumer
+        .source_mut()
+        .lag()
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, _, l)| l)
+        .sum();
+    assert_eq!(lag, 0);
+}
