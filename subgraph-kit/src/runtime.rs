@@ -58,6 +58,10 @@ pub trait EntitySource: Send + Sync + 'static {
 
     /// Follows the adapter's change stream until it ends.
     async fn follow_changes(self: Arc<Self>);
+
+    /// Drops a cached entity named by a change event's entity id (the value of
+    /// a single-field key, or the key as canonical JSON).
+    async fn invalidate_id(&self, id: &str);
 }
 
 /// Everything a runtime shares with the rest of the subgraph.
@@ -427,6 +431,22 @@ impl<A: DataProductAdapter> EntitySource for EntityRuntime<A> {
         while let Some(change) = changes.next().await {
             self.emit(change).await;
         }
+    }
+
+    async fn invalidate_id(&self, id: &str) {
+        let Some(first) = self.keys.first() else { return };
+        let values = match first.fields.selections() {
+            [only] if only.children.is_empty() => {
+                let mut values = Map::new();
+                values.insert(only.name.clone(), serde_json::Value::String(id.to_string()));
+                values
+            }
+            _ => match serde_json::from_str::<serde_json::Value>(id) {
+                Ok(serde_json::Value::Object(values)) => values,
+                _ => return,
+            },
+        };
+        self.invalidate(&values).await;
     }
 }
 

@@ -144,7 +144,9 @@ async fn a_restarted_consumer_resumes_after_its_committed_offsets() {
     let domain = format!("test{}", uuid::Uuid::new_v4().simple());
     let topic = format!("{domain}.test.entity_changed");
     let config = config();
-    ensure_topics(&config, std::slice::from_ref(&topic)).await.unwrap();
+    ensure_topics(&config, std::slice::from_ref(&topic))
+        .await
+        .unwrap();
     let publisher = Arc::new(KafkaPublisher::new(&config, Encoder::json()).unwrap());
     for i in 0..10 {
         publisher.publish(&event(&domain, i)).await.unwrap();

@@ -6,8 +6,13 @@
 
 pub mod bus;
 pub mod codec;
+mod invalidation;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "sqlite-bus")]
+pub mod log_bus;
+
+pub use invalidation::CacheInvalidation;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -1,0 +1,255 @@
+//! The embedded event bus: a durable log in SQLite with Kafka's semantics
+//! (topics, keyed messages, one ordered partition per topic, consumer groups
+//! with committed offsets), so `dictamesh dev` shows events without a broker
+//! and nothing is lost across restarts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::{Row, Sqlite, Transaction};
+use tokio::sync::Notify;
+
+use super::bus::{BusError, Delivery, EventSource, RawPublisher};
+use super::codec::Encoder;
+use super::{ChangePublisher, EntityChangeEvent, PublishError};
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS bus_messages (
+        topic TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        key BLOB,
+        payload BLOB NOT NULL,
+        headers TEXT NOT NULL,
+        appended_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP,
+        PRIMARY KEY (topic, offset)
+    )",
+    "CREATE TABLE IF NOT EXISTS bus_offsets (
+        group_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        next_offset INTEGER NOT NULL,
+        PRIMARY KEY (group_id, topic)
+    )",
+];
+
+fn bus_error(context: &str, error: impl std::fmt::Display) -> BusError {
+    BusError(format!("{context}: {error}"))
+}
+
+/// The log: publishers append, sources read per consumer group.
+#[derive(Clone)]
+pub struct LogBus {
+    pool: SqlitePool,
+    appended: Arc<Notify>,
+    encoder: Encoder,
+}
+
+impl LogBus {
+    /// Opens (creating when missing) the log in an SQLite file.
+    pub async fn open(path: &std::path::Path) -> Result<Self, BusError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| bus_error(&format!("event log {}", path.display()), e))?;
+        for statement in SCHEMA {
+            sqlx::query(statement)
+                .execute(&pool)
+                .await
+                .map_err(|e| bus_error("event log schema", e))?;
+        }
+        Ok(LogBus {
+            pool,
+            appended: Arc::new(Notify::new()),
+            encoder: Encoder::json(),
+        })
+    }
+
+    /// A consumer-group member reading `topics` from its committed offsets.
+    pub fn source(&self, group: &str, topics: &[&str]) -> LogSource {
+        LogSource {
+            bus: self.clone(),
+            group: group.to_string(),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+        }
+    }
+
+    async fn append(
+        transaction: &mut Transaction<'_, Sqlite>,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<(), BusError> {
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        let headers = serde_json::to_string(&headers).map_err(|e| bus_error("headers", e))?;
+        sqlx::query(
+            "INSERT INTO bus_messages (topic, offset, key, payload, headers)
+             SELECT ?1, COALESCE(MAX(offset) + 1, 0), ?2, ?3, ?4 FROM bus_messages WHERE topic = ?1",
+        )
+        .bind(topic)
+        .bind(key)
+        .bind(payload)
+        .bind(headers)
+        .execute(&mut **transaction)
+        .await
+        .map_err(|e| bus_error(&format!("append to {topic}"), e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RawPublisher for LogBus {
+    async fn send(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: &[(String, Vec<u8>)],
+    ) -> Result<(), BusError> {
+        let mut transaction = self.pool.begin().await.map_err(|e| bus_error("begin", e))?;
+        Self::append(&mut transaction, topic, key, payload, headers).await?;
+        transaction.commit().await.map_err(|e| bus_error("commit", e))?;
+        self.appended.notify_waiters();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ChangePublisher for LogBus {
+    async fn publish(&self, event: &EntityChangeEvent) -> Result<(), PublishError> {
+        let failed = |reason: String| PublishError {
+            event_id: event.event_id.clone(),
+            reason,
+        };
+        let (payload, content_type) = self
+            .encoder
+            .encode(event)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let headers = vec![
+            ("content-type".to_string(), content_type.as_bytes().to_vec()),
+            ("event_id".to_string(), event.event_id.clone().into_bytes()),
+        ];
+        self.send(
+            &event.topic(),
+            Some(event.entity.id.as_bytes()),
+            &payload,
+            &headers,
+        )
+        .await
+        .map_err(|e| failed(e.to_string()))
+    }
+}
+
+/// A consumer-group member of the log.
+pub struct LogSource {
+    bus: LogBus,
+    group: String,
+    topics: Vec<String>,
+}
+
+impl LogSource {
+    async fn read(&self, max: usize) -> Result<Vec<Delivery>, BusError> {
+        let mut out = Vec::new();
+        for topic in &self.topics {
+            if out.len() >= max {
+                break;
+            }
+            let rows = sqlx::query(
+                "SELECT m.offset, m.key, m.payload, m.headers FROM bus_messages m
+                 WHERE m.topic = ?1 AND m.offset >= COALESCE(
+                     (SELECT next_offset FROM bus_offsets WHERE group_id = ?2 AND topic = ?1), 0)
+                 ORDER BY m.offset LIMIT ?3",
+            )
+            .bind(topic)
+            .bind(&self.group)
+            .bind((max - out.len()) as i64)
+            .fetch_all(&self.bus.pool)
+            .await
+            .map_err(|e| bus_error(&format!("read {topic}"), e))?;
+            for row in rows {
+                let headers: String = row.try_get("headers").map_err(|e| bus_error("headers", e))?;
+                let headers: Vec<(String, String)> =
+                    serde_json::from_str(&headers).map_err(|e| bus_error("headers", e))?;
+                out.push(Delivery {
+                    topic: topic.clone(),
+                    partition: 0,
+                    offset: row.try_get("offset").map_err(|e| bus_error("offset", e))?,
+                    key: row.try_get("key").map_err(|e| bus_error("key", e))?,
+                    payload: row.try_get("payload").map_err(|e| bus_error("payload", e))?,
+                    headers: headers.into_iter().map(|(n, v)| (n, v.into_bytes())).collect(),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl EventSource for LogSource {
+    async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        let appended = self.bus.appended.clone();
+        let notified = appended.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let found = self.read(max).await?;
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        // Woken by appends in this process; other processes are seen at the
+        // next poll.
+        let _ = tokio::time::timeout(wait, notified).await;
+        self.read(max).await
+    }
+
+    async fn commit(&mut self, processed: &[Delivery]) -> Result<(), BusError> {
+        let mut next: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+        for delivery in processed {
+            let slot = next.entry(&delivery.topic).or_insert(0);
+            *slot = (*slot).max(delivery.offset + 1);
+        }
+        let mut transaction = self.bus.pool.begin().await.map_err(|e| bus_error("begin", e))?;
+        for (topic, offset) in next {
+            sqlx::query(
+                "INSERT INTO bus_offsets (group_id, topic, next_offset) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (group_id, topic) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)",
+            )
+            .bind(&self.group)
+            .bind(topic)
+            .bind(offset)
+            .execute(&mut *transaction)
+            .await
+            .map_err(|e| bus_error("commit offsets", e))?;
+        }
+        transaction.commit().await.map_err(|e| bus_error("commit", e))
+    }
+
+    async fn lag(&mut self) -> Result<Vec<(String, i32, i64)>, BusError> {
+        let mut lag = Vec::new();
+        for topic in &self.topics {
+            let row = sqlx::query(
+                "SELECT COALESCE(MAX(offset) + 1, 0) - COALESCE(
+                     (SELECT next_offset FROM bus_offsets WHERE group_id = ?2 AND topic = ?1), 0) AS lag
+                 FROM bus_messages WHERE topic = ?1",
+            )
+            .bind(topic)
+            .bind(&self.group)
+            .fetch_one(&self.bus.pool)
+            .await
+            .map_err(|e| bus_error("lag", e))?;
+            let behind: i64 = row.try_get("lag").map_err(|e| bus_error("lag", e))?;
+            lag.push((topic.clone(), 0, behind.max(0)));
+        }
+        Ok(lag)
+    }
+}

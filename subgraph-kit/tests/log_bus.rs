@@ -1,0 +1,201 @@
+//! The embedded event bus: a durable SQLite log with consumer groups, and
+//! cache invalidation across replicas through it.
+#![cfg(feature = "sqlite-bus")]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use dictamesh::events::bus::{Consumer, EventSource, RecentIds};
+use dictamesh::events::codec::Decoder;
+use dictamesh::events::log_bus::LogBus;
+use dictamesh::events::{CacheInvalidation, ChangePublisher, ChangeType, EntityChangeEvent, EntityReference};
+use dictamesh::{AdapterError, DataProductAdapter, EntityKey, ID, Subgraph, WritableAdapter, async_trait};
+
+/// A counter.
+#[dictamesh::entity(key = "id", domain = "counters", source = "memory", lookup = "counter")]
+#[derive(Clone, Debug)]
+pub struct Counter {
+    pub id: ID,
+    pub value: i32,
+}
+
+/// What `createCounter` takes.
+#[dictamesh::input]
+pub struct NewCounter {
+    pub value: i32,
+}
+
+/// What `updateCounter` takes.
+#[dictamesh::input]
+pub struct CounterPatch {
+    pub value: Option<i32>,
+}
+
+/// One store shared by the replicas, counting source calls.
+#[derive(Default)]
+struct Store {
+    counters: std::sync::Mutex<std::collections::HashMap<String, i32>>,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl DataProductAdapter for Store {
+    type Entity = Counter;
+
+    async fn get_entities(&self, keys: &[EntityKey]) -> Result<Vec<Option<Counter>>, AdapterError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let counters = self.counters.lock().unwrap();
+        Ok(keys
+            .iter()
+            .map(|k| {
+                let id = k.id()?;
+                counters.get(&id).map(|v| Counter {
+                    id: ID(id.clone()),
+                    value: *v,
+                })
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl WritableAdapter for Store {
+    type Draft = NewCounter;
+    type Patch = CounterPatch;
+
+    async fn create(&self, draft: NewCounter) -> Result<Counter, AdapterError> {
+        self.counters.lock().unwrap().insert("c".into(), draft.value);
+        Ok(Counter {
+            id: ID("c".into()),
+            value: draft.value,
+        })
+    }
+
+    async fn update(&self, key: &EntityKey, patch: CounterPatch) -> Result<Counter, AdapterError> {
+        let id = key.id().unwrap_or_default();
+        let mut counters = self.counters.lock().unwrap();
+        let value = counters.get_mut(&id).ok_or_else(|| AdapterError::NotFound {
+            entity_type: "Counter".into(),
+            key: id.clone(),
+        })?;
+        if let Some(new) = patch.value {
+            *value = new;
+        }
+        Ok(Counter {
+            id: ID(id),
+            value: *value,
+        })
+    }
+
+    async fn delete(&self, _key: &EntityKey) -> Result<(), AdapterError> {
+        Err(AdapterError::Unsupported("delete"))
+    }
+}
+
+async fn value(subgraph: &Subgraph) -> serde_json::Value {
+    serde_json::to_value(subgraph.execute(r#"{ counter(id: "c") { value } }"#).await).unwrap()["data"]["counter"]
+        ["value"]
+        .clone()
+}
+
+#[tokio::test]
+async fn a_write_on_one_replica_invalidates_the_cache_of_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = LogBus::open(&dir.path().join("events.db")).await.unwrap();
+    let store = Arc::new(Store::default());
+    let replica = || {
+        Subgraph::builder("counters")
+            .writable(store.clone())
+            .publisher(Arc::new(bus.clone()))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    serde_json::to_value(
+        a.execute("mutation { createCounter(input: {value: 1}) { id } }")
+            .await,
+    )
+    .unwrap();
+    assert_eq!(value(&b).await, 1);
+    assert_eq!(value(&b).await, 1, "served from b's cache");
+    let calls = store.calls.load(Ordering::SeqCst);
+
+    let invalidation = Arc::new(CacheInvalidation::new(b.sources().to_vec()));
+    let topics = invalidation.topics();
+    assert_eq!(topics, ["counters.memory.entity_changed"]);
+    let source = bus.source(
+        "replica-b",
+        &topics.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut consumer = Consumer::new(
+        source,
+        invalidation,
+        Arc::new(RecentIds::new(100)),
+        Arc::new(bus.clone()),
+        Decoder::json(),
+    );
+    consumer.run_once(Duration::from_millis(200)).await.unwrap();
+
+    a.execute(r#"mutation { updateCounter(id: "c", patch: {value: 2}) { value } }"#)
+        .await;
+    let outcome = consumer.run_once(Duration::from_secs(2)).await.unwrap();
+    assert_eq!(outcome.handled, 1);
+    assert_eq!(
+        value(&b).await,
+        2,
+        "b dropped its cached copy and read the source again"
+    );
+    assert_eq!(store.calls.load(Ordering::SeqCst), calls + 1);
+}
+
+fn event(i: usize) -> EntityChangeEvent {
+    EntityChangeEvent {
+        event_id: format!("e{i}"),
+        event_type: ChangeType::Created,
+        timestamp: 0,
+        source_system: "memory".into(),
+        domain: "counters".into(),
+        entity: EntityReference {
+            entity_type: "Counter".into(),
+            id: format!("c{i}"),
+            version: 1,
+            url: String::new(),
+            etag: None,
+        },
+        changed_fields: Vec::new(),
+        relationships: Vec::new(),
+        metadata: Default::default(),
+        trace_context: Default::default(),
+    }
+}
+
+#[tokio::test]
+async fn the_log_survives_a_restart_and_groups_resume_where_they_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    {
+        let bus = LogBus::open(&path).await.unwrap();
+        for i in 0..5 {
+            bus.publish(&event(i)).await.unwrap();
+        }
+        let mut source = bus.source("g", &["counters.memory.entity_changed"]);
+        let first = source.poll(2, Duration::from_millis(10)).await.unwrap();
+        assert_eq!(first.iter().map(|d| d.offset).collect::<Vec<_>>(), [0, 1]);
+        source.commit(&first).await.unwrap();
+    }
+    let bus = LogBus::open(&path).await.unwrap();
+    let mut source = bus.source("g", &["counters.memory.entity_changed"]);
+    let rest = source.poll(10, Duration::from_millis(10)).await.unwrap();
+    assert_eq!(rest.iter().map(|d| d.offset).collect::<Vec<_>>(), [2, 3, 4]);
+    assert_eq!(
+        source.lag().await.unwrap(),
+        [("counters.memory.entity_changed".to_string(), 0, 3)]
+    );
+    let other_group = bus
+        .source("h", &["counters.memory.entity_changed"])
+        .poll(10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(other_group.len(), 5, "each group reads the whole log");
+}
