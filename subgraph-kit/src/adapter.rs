@@ -134,6 +134,15 @@ pub trait WritableAdapter: DataProductAdapter {
 
     /// Deletes an entity; [`AdapterError::NotFound`] when it does not exist.
     async fn delete(&self, key: &EntityKey) -> Result<(), AdapterError>;
+
+    /// The transactional outbox the adapter records its changes in (in the
+    /// same transaction as its writes, with [`crate::outbox::Outbox::record`]).
+    /// When there is one, the kit publishes changes from it instead of after
+    /// each write.
+    #[cfg(feature = "outbox")]
+    fn outbox(&self) -> Option<&crate::outbox::Outbox> {
+        None
+    }
 }
 
 /// A shared writable adapter writes like the adapter itself.
@@ -152,6 +161,11 @@ impl<A: WritableAdapter> WritableAdapter for std::sync::Arc<A> {
 
     async fn delete(&self, key: &EntityKey) -> Result<(), AdapterError> {
         (**self).delete(key).await
+    }
+
+    #[cfg(feature = "outbox")]
+    fn outbox(&self) -> Option<&crate::outbox::Outbox> {
+        (**self).outbox()
     }
 }
 

@@ -57,6 +57,8 @@ mod graphql_type;
 pub mod key;
 pub mod metrics;
 pub mod model;
+#[cfg(feature = "outbox")]
+pub mod outbox;
 pub mod resilience;
 pub mod runtime;
 mod schema;

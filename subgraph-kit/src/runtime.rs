@@ -3,7 +3,7 @@
 //! become change events and cache invalidations.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use async_graphql::Value;
 use async_trait::async_trait;
@@ -207,15 +207,16 @@ impl<A: DataProductAdapter> EntityRuntime<A> {
         cache.invalidate(&keys).await;
     }
 
-    /// Publishes the event of a change and invalidates the entity.
-    async fn emit(&self, change: SourceChange) {
+    /// Publishes the event of a change and invalidates the entity; whether
+    /// the event was published.
+    async fn emit(&self, change: SourceChange) -> bool {
         self.invalidate(&change.key).await;
         let event = self.event_for(&change);
-        let outcome = match self.context.publisher.publish(&event).await {
-            Ok(()) => "published",
+        let (published, outcome) = match self.context.publisher.publish(&event).await {
+            Ok(()) => (true, "published"),
             Err(error) => {
                 tracing::error!(%error, entity = self.label(), "change event not published");
-                "failed"
+                (false, "failed")
             }
         };
         let kind = serde_json::to_value(change.change_type)
@@ -227,6 +228,7 @@ impl<A: DataProductAdapter> EntityRuntime<A> {
             .change_events
             .with_label_values(&[self.label(), kind.as_str(), outcome])
             .inc();
+        published
     }
 
     fn event_for(&self, change: &SourceChange) -> EntityChangeEvent {
@@ -239,21 +241,17 @@ impl<A: DataProductAdapter> EntityRuntime<A> {
                 out
             }
         };
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default();
         EntityChangeEvent {
-            event_id: uuid::Uuid::new_v4().to_string(),
+            event_id: change.event_id.clone(),
             event_type: change.change_type,
-            timestamp: now_ms,
+            timestamp: change.occurred_at,
             source_system: self.meta.source.clone(),
             domain: self.meta.domain.clone(),
             entity: EntityReference {
                 entity_type: self.label().to_string(),
                 id,
                 version: if change.version == 0 {
-                    now_ms
+                    change.occurred_at
                 } else {
                     change.version
                 },
@@ -459,6 +457,9 @@ pub trait EntityWriter: Send + Sync + 'static {
     async fn update(&self, key: EntityKey, patch: Value) -> Result<EntityValue, AdapterError>;
     /// Deletes an entity.
     async fn delete(&self, key: EntityKey) -> Result<(), AdapterError>;
+    /// Publishes the changes the adapter recorded in its outbox, in order,
+    /// until the task is stopped; returns at once when there is no outbox.
+    async fn relay_outbox(self: Arc<Self>);
 }
 
 /// Changed fields of a patch: the fields it sets to a non-null value.
@@ -477,6 +478,20 @@ fn decode_input<T: serde::de::DeserializeOwned>(value: Value, what: &str) -> Res
     async_graphql::from_value(value).map_err(|e| AdapterError::InvalidInput(format!("{what}: {e}")))
 }
 
+impl<A: WritableAdapter> EntityRuntime<A> {
+    /// After a write: publishes its change, or, when the adapter recorded it in
+    /// its outbox, drops the cached entity and wakes the relay.
+    async fn after_write(&self, change: SourceChange) {
+        #[cfg(feature = "outbox")]
+        if let Some(outbox) = self.adapter.outbox() {
+            self.invalidate(&change.key).await;
+            outbox.notify();
+            return;
+        }
+        self.emit(change).await;
+    }
+}
+
 #[async_trait]
 impl<A: WritableAdapter> EntityWriter for EntityRuntime<A> {
     async fn create(&self, draft: Value) -> Result<EntityValue, AdapterError> {
@@ -486,7 +501,7 @@ impl<A: WritableAdapter> EntityWriter for EntityRuntime<A> {
         if let Value::Object(fields) = created.as_ref() {
             change.changed_fields = fields.keys().map(|k| k.to_string()).collect();
         }
-        self.emit(change).await;
+        self.after_write(change).await;
         Ok(created)
     }
 
@@ -496,15 +511,44 @@ impl<A: WritableAdapter> EntityWriter for EntityRuntime<A> {
         let updated = to_graphql_value(&self.adapter.update(&key, patch).await?)?;
         let mut change = SourceChange::for_key(ChangeType::Updated, self.first_key_values(&updated));
         change.changed_fields = changed;
-        self.emit(change).await;
+        self.after_write(change).await;
         Ok(updated)
     }
 
     async fn delete(&self, key: EntityKey) -> Result<(), AdapterError> {
         self.adapter.delete(&key).await?;
-        self.emit(SourceChange::for_key(ChangeType::Deleted, key.values().clone()))
+        self.after_write(SourceChange::for_key(ChangeType::Deleted, key.values().clone()))
             .await;
         Ok(())
+    }
+
+    async fn relay_outbox(self: Arc<Self>) {
+        #[cfg(feature = "outbox")]
+        relay(&self).await;
+    }
+}
+
+#[cfg(feature = "outbox")]
+async fn relay<A: WritableAdapter>(runtime: &EntityRuntime<A>) {
+    let Some(outbox) = runtime.adapter.outbox() else {
+        return;
+    };
+    loop {
+        match outbox.pending(runtime.label(), 100).await {
+            Ok(pending) => {
+                for (sequence, change) in pending {
+                    if !runtime.emit(change).await {
+                        break;
+                    }
+                    if let Err(error) = outbox.remove(sequence).await {
+                        tracing::error!(%error, "outbox row published but not removed; it will be republished");
+                        break;
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, entity = runtime.label(), "cannot read the outbox"),
+        }
+        outbox.wait(std::time::Duration::from_millis(500)).await;
     }
 }
 

@@ -186,6 +186,10 @@ impl SubgraphBuilder {
             .map(|mount| mount(&cx))
             .collect::<Result<Vec<_>, _>>()?;
         let sources: Vec<Arc<dyn EntitySource>> = mounted.iter().map(|m| m.source.clone()).collect();
+        let writers: Vec<Arc<dyn EntityWriter>> = mounted
+            .iter()
+            .filter_map(|m| m.writer.as_ref().map(|w| w.writer.clone()))
+            .collect();
         let traced = schema::build(self.registry.clone(), &mounted, &self.composed, true)?;
         let built = schema::build(self.registry, &mounted, &self.composed, false)?;
         Ok(Subgraph {
@@ -195,6 +199,7 @@ impl SubgraphBuilder {
                 traced_schema: traced.schema,
                 sdl: built.sdl,
                 sources,
+                writers,
                 metrics,
             }),
         })
@@ -207,6 +212,7 @@ struct SubgraphInner {
     traced_schema: Schema,
     sdl: String,
     sources: Vec<Arc<dyn EntitySource>>,
+    writers: Vec<Arc<dyn EntityWriter>>,
     metrics: Arc<SubgraphMetrics>,
 }
 
@@ -321,13 +327,20 @@ impl Subgraph {
         self.inner.sources.iter().find(|s| s.type_name() == type_name)
     }
 
-    /// Follows every adapter's change stream in background tasks (events and
-    /// cache invalidation). [`crate::serve`] does this for you.
+    /// Follows every adapter's change stream and relays every outbox in
+    /// background tasks (events and cache invalidation). [`crate::serve`] does
+    /// this for you.
     pub fn spawn_change_followers(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        self.inner
+        let streams = self
+            .inner
             .sources
             .iter()
-            .map(|source| tokio::spawn(source.clone().follow_changes()))
-            .collect()
+            .map(|source| tokio::spawn(source.clone().follow_changes()));
+        let relays = self
+            .inner
+            .writers
+            .iter()
+            .map(|writer| tokio::spawn(writer.clone().relay_outbox()));
+        streams.chain(relays).collect()
     }
 }

@@ -9,6 +9,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::database::{Database, DatabaseError, source_error};
+use dictamesh::events::{ChangeType, SourceChange};
+use dictamesh::outbox::Outbox;
 
 /// A customer.
 #[dictamesh::entity(
@@ -56,16 +58,46 @@ const TABLES: &[&str] = &["CREATE TABLE IF NOT EXISTS customers (
     )"];
 const COLUMNS: &str = "id, email, name, created_at";
 
-/// Customers stored in SQL.
+/// Customers stored in SQL; every write records its change event in the
+/// database's outbox in the same transaction.
 pub struct SqlCustomers {
     db: Database,
+    outbox: Outbox,
 }
 
 impl SqlCustomers {
-    /// An adapter over `db`, creating its table when missing.
+    /// An adapter over `db`, creating its tables when missing.
     pub async fn new(db: Database) -> Result<Self, DatabaseError> {
         db.ensure_tables(TABLES).await?;
-        Ok(SqlCustomers { db })
+        let outbox = db.outbox().await?;
+        Ok(SqlCustomers { db, outbox })
+    }
+
+    /// Runs a write statement and records its change, atomically.
+    async fn write<'q>(
+        &self,
+        statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        change: SourceChange,
+    ) -> Result<u64, AdapterError> {
+        let mut transaction = self
+            .db
+            .pool()
+            .begin()
+            .await
+            .map_err(|e| source_error(SOURCE, e))?;
+        let affected = statement
+            .execute(&mut *transaction)
+            .await
+            .map_err(|e| source_error(SOURCE, e))?
+            .rows_affected();
+        if affected > 0 {
+            self.outbox
+                .record(&mut *transaction, "Customer", &change)
+                .await
+                .map_err(|e| source_error(SOURCE, e))?;
+        }
+        transaction.commit().await.map_err(|e| source_error(SOURCE, e))?;
+        Ok(affected)
     }
 
     async fn by_id(&self, id: &str) -> Result<Option<Customer>, AdapterError> {
@@ -189,14 +221,17 @@ impl WritableAdapter for SqlCustomers {
             name: draft.name,
             created_at: Utc::now(),
         };
-        sqlx::query("INSERT INTO customers (id, email, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(customer.id.to_string())
-            .bind(customer.email.clone())
-            .bind(customer.name.clone())
-            .bind(customer.created_at.to_rfc3339())
-            .execute(self.db.pool())
-            .await
-            .map_err(|e| source_error(SOURCE, e))?;
+        let mut change = SourceChange::new(ChangeType::Created, "id", customer.id.as_str());
+        change.changed_fields = ["id", "email", "name", "createdAt"].map(String::from).to_vec();
+        self.write(
+            sqlx::query("INSERT INTO customers (id, email, name, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(customer.id.to_string())
+                .bind(customer.email.clone())
+                .bind(customer.name.clone())
+                .bind(customer.created_at.to_rfc3339()),
+            change,
+        )
+        .await?;
         Ok(customer)
     }
 
@@ -206,38 +241,49 @@ impl WritableAdapter for SqlCustomers {
             entity_type: "Customer".into(),
             key: key.to_string(),
         })?;
+        let mut change = SourceChange::new(ChangeType::Updated, "id", id.as_str());
         if let Some(email) = patch.email {
             if let Some(error) = invalid_email(&email) {
                 return Err(error);
             }
             customer.email = email;
+            change.changed_fields.push("email".into());
         }
         if let Some(name) = patch.name {
             customer.name = name;
+            change.changed_fields.push("name".into());
         }
-        sqlx::query("UPDATE customers SET email = $1, name = $2 WHERE id = $3")
-            .bind(customer.email.clone())
-            .bind(customer.name.clone())
-            .bind(id)
-            .execute(self.db.pool())
-            .await
-            .map_err(|e| source_error(SOURCE, e))?;
+        self.write(
+            sqlx::query("UPDATE customers SET email = $1, name = $2 WHERE id = $3")
+                .bind(customer.email.clone())
+                .bind(customer.name.clone())
+                .bind(id.clone()),
+            change,
+        )
+        .await?;
         Ok(customer)
     }
 
     async fn delete(&self, key: &EntityKey) -> Result<(), AdapterError> {
-        let result = sqlx::query("DELETE FROM customers WHERE id = $1")
-            .bind(key.id().unwrap_or_default())
-            .execute(self.db.pool())
-            .await
-            .map_err(|e| source_error(SOURCE, e))?;
-        if result.rows_affected() == 0 {
+        let id = key.id().unwrap_or_default();
+        let change = SourceChange::new(ChangeType::Deleted, "id", id.as_str());
+        let deleted = self
+            .write(
+                sqlx::query("DELETE FROM customers WHERE id = $1").bind(id),
+                change,
+            )
+            .await?;
+        if deleted == 0 {
             return Err(AdapterError::NotFound {
                 entity_type: "Customer".into(),
                 key: key.to_string(),
             });
         }
         Ok(())
+    }
+
+    fn outbox(&self) -> Option<&Outbox> {
+        Some(&self.outbox)
     }
 }
 

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::str::FromStr;
 
+use dictamesh::outbox::{Dialect, Outbox};
 use dictamesh::{AdapterError, HealthStatus};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
@@ -32,6 +33,9 @@ pub enum DatabaseError {
     /// Creating the example's tables failed.
     #[error("cannot create the tables: {0}")]
     Schema(sqlx::Error),
+    /// Creating the outbox failed.
+    #[error("cannot create the outbox: {0}")]
+    Outbox(String),
 }
 
 /// Which database the URL names.
@@ -139,6 +143,17 @@ impl Database {
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// The outbox of this database, creating its table when missing.
+    pub async fn outbox(&self) -> Result<Outbox, DatabaseError> {
+        let dialect = match self.backend {
+            Backend::Postgres => Dialect::Postgres,
+            Backend::Sqlite => Dialect::Sqlite,
+        };
+        Outbox::new(self.pool.clone(), dialect)
+            .await
+            .map_err(|e| DatabaseError::Outbox(e.to_string()))
     }
 
     /// Whether a trivial query succeeds.

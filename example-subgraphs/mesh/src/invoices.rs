@@ -16,6 +16,8 @@ use sqlx::any::AnyRow;
 
 use crate::database::{Database, DatabaseError, source_error};
 use crate::money::Money;
+use dictamesh::events::{ChangeType, RelationshipReference, SourceChange};
+use dictamesh::outbox::Outbox;
 
 /// Where an invoice is in its life.
 #[dictamesh::enumeration]
@@ -152,10 +154,12 @@ const TABLES: &[&str] = &[
 ];
 const COLUMNS: &str = "id, invoice_number, status, customer_id, currency, total, created_at";
 
-/// Invoices stored in SQL.
+/// Invoices stored in SQL; every write records its change event in the
+/// database's outbox in the same transaction.
 #[derive(Clone)]
 pub struct SqlInvoices {
     db: Database,
+    outbox: Outbox,
 }
 
 fn bad_row(column: &str, error: impl std::fmt::Display) -> AdapterError {
@@ -174,7 +178,19 @@ impl SqlInvoices {
     /// An adapter over `db`, creating its tables when missing.
     pub async fn new(db: Database) -> Result<Self, DatabaseError> {
         db.ensure_tables(TABLES).await?;
-        Ok(SqlInvoices { db })
+        let outbox = db.outbox().await?;
+        Ok(SqlInvoices { db, outbox })
+    }
+
+    async fn record(
+        &self,
+        transaction: &mut sqlx::Transaction<'_, sqlx::Any>,
+        change: SourceChange,
+    ) -> Result<(), AdapterError> {
+        self.outbox
+            .record(&mut **transaction, "Invoice", &change)
+            .await
+            .map_err(|e| source_error(SOURCE, e))
     }
 
     /// Loads invoices by a column (`id` or `customer_id`), with their items,
@@ -392,6 +408,26 @@ impl WritableAdapter for SqlInvoices {
             .await
             .map_err(|e| source_error(SOURCE, e))?;
         }
+        let mut change = SourceChange::new(ChangeType::Created, "id", id.as_str());
+        change.changed_fields = [
+            "id",
+            "invoiceNumber",
+            "status",
+            "total",
+            "createdAt",
+            "customer",
+            "items",
+        ]
+        .map(String::from)
+        .to_vec();
+        change.relationships = vec![RelationshipReference {
+            entity_type: "Customer".into(),
+            entity_id: draft.customer_id.to_string(),
+            source_system: "customers-db".into(),
+            relationship_kind: "billed_to".into(),
+            display_name: None,
+        }];
+        self.record(&mut transaction, change).await?;
         transaction.commit().await.map_err(|e| source_error(SOURCE, e))?;
         self.load("id", &[id])
             .await?
@@ -402,12 +438,24 @@ impl WritableAdapter for SqlInvoices {
     async fn update(&self, key: &EntityKey, patch: InvoicePatch) -> Result<Invoice, AdapterError> {
         let id = key.id().unwrap_or_default();
         if let Some(status) = patch.status {
-            sqlx::query("UPDATE invoices SET status = $1 WHERE id = $2")
-                .bind(status.as_str())
-                .bind(id.clone())
-                .execute(self.db.pool())
+            let mut transaction = self
+                .db
+                .pool()
+                .begin()
                 .await
                 .map_err(|e| source_error(SOURCE, e))?;
+            let updated = sqlx::query("UPDATE invoices SET status = $1 WHERE id = $2")
+                .bind(status.as_str())
+                .bind(id.clone())
+                .execute(&mut *transaction)
+                .await
+                .map_err(|e| source_error(SOURCE, e))?;
+            if updated.rows_affected() > 0 {
+                let mut change = SourceChange::new(ChangeType::Updated, "id", id.as_str());
+                change.changed_fields = vec!["status".into()];
+                self.record(&mut transaction, change).await?;
+            }
+            transaction.commit().await.map_err(|e| source_error(SOURCE, e))?;
         }
         self.load("id", &[id])
             .await?
@@ -432,7 +480,7 @@ impl WritableAdapter for SqlInvoices {
             .await
             .map_err(|e| source_error(SOURCE, e))?;
         let deleted = sqlx::query("DELETE FROM invoices WHERE id = $1")
-            .bind(id)
+            .bind(id.clone())
             .execute(&mut *transaction)
             .await
             .map_err(|e| source_error(SOURCE, e))?;
@@ -442,7 +490,16 @@ impl WritableAdapter for SqlInvoices {
                 key: key.to_string(),
             });
         }
+        self.record(
+            &mut transaction,
+            SourceChange::new(ChangeType::Deleted, "id", id.as_str()),
+        )
+        .await?;
         transaction.commit().await.map_err(|e| source_error(SOURCE, e))
+    }
+
+    fn outbox(&self) -> Option<&Outbox> {
+        Some(&self.outbox)
     }
 }
 

@@ -52,9 +52,14 @@ pub struct RelationshipReference {
     pub display_name: Option<String>,
 }
 
-/// A change an adapter observed in its source.
-#[derive(Debug, Clone, PartialEq)]
+/// A change an adapter observed in its source (or recorded in its outbox).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceChange {
+    /// The id its event will carry, fixed when the change is recorded so that
+    /// a republished event keeps it (consumers de-duplicate by it).
+    pub event_id: String,
+    /// When it happened, in milliseconds since the epoch.
+    pub occurred_at: i64,
     /// What happened.
     pub change_type: ChangeType,
     /// The entity's key values (of its first `@key`).
@@ -80,6 +85,11 @@ impl SourceChange {
     /// A change of the entity with these key values.
     pub fn for_key(change_type: ChangeType, key: Map<String, Value>) -> Self {
         SourceChange {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            occurred_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or_default(),
             change_type,
             key,
             version: 0,
