@@ -200,7 +200,7 @@ impl EntityQuery {
 }
 
 /// One field of a data product's schema.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SchemaField {
     /// GraphQL name.
     pub name: String,
@@ -217,7 +217,7 @@ pub struct SchemaField {
 }
 
 /// A data product's schema, as the catalog registers it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DataSchema {
     /// The entity type.
     pub entity: String,

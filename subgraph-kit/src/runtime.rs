@@ -16,6 +16,7 @@ use crate::cache::EntityCache;
 use crate::config::EntityOptions;
 use crate::entity::{Entity, EntityMeta};
 use crate::error::AdapterError;
+use crate::events::registration::{EntityRegisteredEvent, EntityRegistration};
 use crate::events::{
     ChangePublisher, ChangeType, EntityChangeEvent, EntityReference, SourceChange, TraceContext,
 };
@@ -62,6 +63,9 @@ pub trait EntitySource: Send + Sync + 'static {
     /// Drops a cached entity named by a change event's entity id (the value of
     /// a single-field key, or the key as canonical JSON).
     async fn invalidate_id(&self, id: &str);
+
+    /// The announcement of this entity type for the catalog.
+    fn registration(&self) -> EntityRegisteredEvent;
 }
 
 /// Everything a runtime shares with the rest of the subgraph.
@@ -428,6 +432,36 @@ impl<A: DataProductAdapter> EntitySource for EntityRuntime<A> {
         let mut changes = self.adapter.stream_changes();
         while let Some(change) = changes.next().await {
             self.emit(change).await;
+        }
+    }
+
+    fn registration(&self) -> EntityRegisteredEvent {
+        let schema = self.adapter.schema();
+        let sla = self.adapter.sla();
+        let classification = schema.fields.iter().filter_map(|f| f.classification).max();
+        EntityRegisteredEvent {
+            event_id: uuid::Uuid::new_v4().to_string(),
+            timestamp: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or_default(),
+            registration: EntityRegistration {
+                entity_type: self.label().to_string(),
+                domain: self.meta.domain.clone(),
+                source_system: self.meta.source.clone(),
+                source_entity_id: "*".into(),
+                api_base_url: self.context.public_url.to_string(),
+                api_path_template: String::new(),
+                api_method: Some("POST".into()),
+                schema_version: Some(schema.version.clone()),
+                availability_sla: Some(sla.availability),
+                latency_p99_ms: i32::try_from(sla.latency.p99.as_millis()).ok(),
+                freshness_sla_seconds: i32::try_from(sla.freshness.as_secs()).ok(),
+                contains_pii: Some(schema.contains_pii()),
+                data_classification: classification.map(|c| c.as_str().to_string()),
+            },
+            lineage: self.adapter.lineage(),
+            schema,
         }
     }
 

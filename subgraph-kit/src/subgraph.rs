@@ -327,6 +327,34 @@ impl Subgraph {
         self.inner.sources.iter().find(|s| s.type_name() == type_name)
     }
 
+    /// Announces every entity type on `system.metadata.entity_registered`
+    /// (schema, SLA, lineage, PII and classification), for the catalog.
+    pub async fn publish_registrations(
+        &self,
+        publisher: &dyn crate::events::bus::RawPublisher,
+    ) -> Result<(), crate::events::bus::BusError> {
+        use crate::events::registration::ENTITY_REGISTERED_TOPIC;
+        for source in &self.inner.sources {
+            let event = source.registration();
+            let payload = serde_json::to_vec(&event).map_err(|e| {
+                crate::events::bus::BusError(format!("registration of {}: {e}", source.type_name()))
+            })?;
+            let headers = [
+                ("content-type".to_string(), b"application/json".to_vec()),
+                ("event_id".to_string(), event.event_id.clone().into_bytes()),
+            ];
+            publisher
+                .send(
+                    ENTITY_REGISTERED_TOPIC,
+                    Some(source.type_name().as_bytes()),
+                    &payload,
+                    &headers,
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Follows every adapter's change stream and relays every outbox in
     /// background tasks (events and cache invalidation). [`crate::serve`] does
     /// this for you.

@@ -199,3 +199,40 @@ async fn the_log_survives_a_restart_and_groups_resume_where_they_committed() {
         .unwrap();
     assert_eq!(other_group.len(), 5, "each group reads the whole log");
 }
+
+#[tokio::test]
+async fn a_subgraph_announces_its_entity_types_for_the_catalog() {
+    use dictamesh::events::registration::{ENTITY_REGISTERED_TOPIC, EntityRegisteredEvent};
+    let dir = tempfile::tempdir().unwrap();
+    let bus = LogBus::open(&dir.path().join("events.db")).await.unwrap();
+    let subgraph = Subgraph::builder("counters")
+        .writable(Arc::new(Store::default()))
+        .public_url("http://counters:4001/graphql")
+        .build()
+        .unwrap();
+    subgraph.publish_registrations(&bus).await.unwrap();
+    let delivered = bus
+        .source("catalog", &[ENTITY_REGISTERED_TOPIC])
+        .poll(10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(delivered.len(), 1);
+    let event: EntityRegisteredEvent = serde_json::from_slice(&delivered[0].payload).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&delivered[0].payload).unwrap();
+    assert_eq!(
+        json["registration"]["entityType"], "Counter",
+        "camelCase, as the catalog takes it"
+    );
+    assert_eq!(event.registration.domain, "counters");
+    assert_eq!(event.registration.api_base_url, "http://counters:4001/graphql");
+    assert_eq!(event.registration.freshness_sla_seconds, Some(5));
+    assert_eq!(
+        event
+            .schema
+            .fields
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect::<Vec<_>>(),
+        ["id", "value"]
+    );
+}

@@ -11,6 +11,7 @@ mod invalidation;
 pub mod kafka;
 #[cfg(feature = "sqlite-bus")]
 pub mod log_bus;
+pub mod registration;
 
 pub use invalidation::CacheInvalidation;
 
