@@ -1,4 +1,7 @@
-//! DictaMesh native router. For now: the supergraph composer ([`compose`]).
+//! DictaMesh native router: composes subgraphs into a supergraph ([`compose`]), reads a
+//! supergraph ([`supergraph`]), plans operations into subgraph fetches ([`plan`]).
 #![warn(missing_docs)]
 
 pub mod compose;
+pub mod plan;
+pub mod supergraph;
