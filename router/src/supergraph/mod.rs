@@ -312,6 +312,21 @@ impl Supergraph {
         }
     }
 
+    /// Every progressive override label (`@override(label:)`) in the supergraph.
+    pub fn override_labels(&self) -> Vec<String> {
+        let mut labels: Vec<String> = self
+            .types
+            .values()
+            .flat_map(|meta| meta.fields.values())
+            .filter_map(|field| field.joins.as_ref())
+            .flatten()
+            .filter_map(|join| join.override_label.clone())
+            .collect();
+        labels.sort();
+        labels.dedup();
+        labels
+    }
+
     /// The name of a subgraph.
     pub fn graph_name(&self, graph: GraphId) -> &str {
         self.subgraphs.get(graph).map(|s| s.name.as_str()).unwrap_or("?")
