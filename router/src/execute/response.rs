@@ -68,7 +68,13 @@ impl Shaper<'_> {
                     };
                     let value = object.get(key).unwrap_or(&Value::Null);
                     let shaped = self.shape_value(value, &definition.ty, &field.selection_set)?;
-                    out.insert(key.to_string(), shaped);
+                    match out.get_mut(key) {
+                        // The same response key selected again (in another fragment).
+                        Some(existing) => crate::execute::data::deep_merge(existing, shaped),
+                        None => {
+                            out.insert(key.to_string(), shaped);
+                        }
+                    }
                 }
                 Selection::Fragment(fragment) => {
                     if self

@@ -341,7 +341,11 @@ impl<'a> Planner<'a> {
             selection_set: SelectionSet::default(),
         };
         if !field.selection_set.is_empty() {
-            let Some(field_type) = self.supergraph.field_type(parent, &field.name).cloned() else {
+            let field_type = self
+                .supergraph
+                .field_type_in_graph(parent, &field.name, graph)
+                .map(|ty| ty.inner_named_type().clone());
+            let Some(field_type) = field_type else {
                 return Err(PlanError::Unresolvable {
                     type_name: parent.to_string(),
                     field: field.name.to_string(),
@@ -609,9 +613,16 @@ impl<'a> Planner<'a> {
             .type_in_graph(&target.entity_type, target.graph)
             .map(|t| t.keys.iter().filter(|k| k.resolvable).collect())
             .unwrap_or_default();
+        let mut entity_path = path.clone();
+        while matches!(entity_path.last(), Some(PathElement::TypeCondition(_))) {
+            entity_path.pop();
+        }
         let Some(key) = keys
             .iter()
-            .find(|key| self.key_is_local(graph, parent, key, provided))
+            .find(|key| {
+                self.in_representation(fetch, &entity_path, &key.fields)
+                    || self.key_is_local(graph, parent, key, provided)
+            })
             .or(keys.first())
         else {
             return Err(PlanError::NoKey {
@@ -631,16 +642,18 @@ impl<'a> Planner<'a> {
             }
         }
         let mark = self.drafts.len();
-        self.requirement_depth += 1;
-        let planned_requirement = self.plan_fields(fetch, graph, parent, path, provided, &requirement);
-        self.requirement_depth -= 1;
-        let planned_requirement = planned_requirement?;
+        let planned_requirement = if self.in_representation(fetch, &entity_path, &requirement) {
+            // The objects already hold these fields: they made the representation of
+            // the current fetch.
+            SelectionSet::default()
+        } else {
+            self.requirement_depth += 1;
+            let planned = self.plan_fields(fetch, graph, parent, path, provided, &requirement);
+            self.requirement_depth -= 1;
+            planned?
+        };
         let mut deps: BTreeSet<usize> = (mark..self.drafts.len()).collect();
         deps.insert(fetch);
-        let mut entity_path = path.clone();
-        while matches!(entity_path.last(), Some(PathElement::TypeCondition(_))) {
-            entity_path.pop();
-        }
         let id = self.new_draft(target.graph, entity_path, true, deps);
         let mut requires = SelectionSet::default();
         requires.add_fragment(parent.clone(), requirement);
@@ -663,6 +676,18 @@ impl<'a> Planner<'a> {
         wrapped.add_fragment(target.entity_type.clone(), selection);
         self.drafts[id].selection = wrapped;
         Ok(planned_requirement)
+    }
+
+    /// Whether `fetch` is an `_entities` fetch at `path` whose representations already
+    /// carry `wanted`.
+    fn in_representation(&self, fetch: usize, path: &ResponsePath, wanted: &SelectionSet) -> bool {
+        let draft = &self.drafts[fetch];
+        draft.entity
+            && draft.path == *path
+            && draft.requires.items.iter().any(|item| match item {
+                Selection::Fragment(fragment) => covers(&fragment.selection_set, wanted),
+                Selection::Field(_) => false,
+            })
     }
 
     /// Whether `graph` resolves all of `set` on `parent` without any jump.
@@ -1043,6 +1068,23 @@ impl<'a> Planner<'a> {
         }
         PlanNode::Sequence(vec![fetch, flatten_single(PlanNode::Parallel(children))])
     }
+}
+
+/// Whether `available` selects everything `wanted` selects.
+fn covers(available: &SelectionSet, wanted: &SelectionSet) -> bool {
+    wanted.items.iter().all(|item| match item {
+        Selection::Field(field) => available.items.iter().any(|candidate| {
+            matches!(candidate, Selection::Field(have)
+                if have.response_key() == field.response_key()
+                    && have.same_field(field)
+                    && covers(&have.selection_set, &field.selection_set))
+        }),
+        Selection::Fragment(fragment) => available.items.iter().any(|candidate| {
+            matches!(candidate, Selection::Fragment(have)
+                if have.type_condition == fragment.type_condition
+                    && covers(&have.selection_set, &fragment.selection_set))
+        }),
+    })
 }
 
 /// Adds a root field to the group of its subgraph (the last group only, for mutations,

@@ -56,6 +56,9 @@ pub struct JoinField {
     /// The overridden subgraph still declares the field (for its keys or requires) but
     /// does not resolve it.
     pub used_overridden: bool,
+    /// The field's type in that subgraph when it differs from the supergraph's
+    /// (`@join__field(type:)`).
+    pub subgraph_type: Option<apollo_compiler::ast::Type>,
 }
 
 /// The federation metadata of one field.
@@ -290,6 +293,8 @@ pub(super) fn read_types(
                     overrides: string_argument(directive, "override").is_some(),
                     override_label: string_argument(directive, "overrideLabel").map(str::to_string),
                     used_overridden: bool_argument(directive, "usedOverridden").unwrap_or(false),
+                    subgraph_type: string_argument(directive, "type")
+                        .and_then(|text| apollo_compiler::ast::Type::parse(text, "type").ok()),
                 });
             }
             meta.fields.insert(

@@ -167,6 +167,24 @@ impl Supergraph {
             .map(|definition| definition.ty.inner_named_type())
     }
 
+    /// The type of a field in one subgraph (`@join__field(type:)`, else the
+    /// supergraph's).
+    pub fn field_type_in_graph(&self, parent: &str, field: &str, graph: GraphId) -> Option<apollo_compiler::ast::Type> {
+        let declared = self
+            .types
+            .get(parent)
+            .and_then(|meta| meta.fields.get(field))
+            .and_then(|meta| meta.joins.as_ref())
+            .and_then(|joins| joins.iter().find(|join| join.graph == Some(graph)))
+            .and_then(|join| join.subgraph_type.clone());
+        declared.or_else(|| {
+            self.schema
+                .type_field(parent, field)
+                .ok()
+                .map(|definition| definition.ty.clone())
+        })
+    }
+
     /// Whether a field of `parent` returns a list (at its outer level).
     pub fn field_is_list(&self, parent: &str, field: &str) -> bool {
         self.schema
@@ -227,21 +245,15 @@ impl Supergraph {
         let Some(meta) = self.types.get(parent) else {
             return FieldInGraph::Absent;
         };
-        let Some(type_in_graph) = meta.in_graphs.iter().find(|t| t.graph == graph) else {
+        if !meta.in_graphs.iter().any(|t| t.graph == graph) {
             return FieldInGraph::Absent;
-        };
+        }
         if field == "__typename" {
             return FieldInGraph::Local;
         }
         let Some(field_meta) = meta.fields.get(field) else {
             return FieldInGraph::Absent;
         };
-        let in_key = type_in_graph.keys.iter().any(|key| {
-            key.fields
-                .items
-                .iter()
-                .any(|s| matches!(s, crate::plan::selection::Selection::Field(f) if f.name == field))
-        });
         let Some(joins) = &field_meta.joins else {
             return FieldInGraph::Local;
         };
@@ -254,15 +266,8 @@ impl Supergraph {
                 }
         });
         match active {
-            None if in_key => FieldInGraph::Local,
             None => FieldInGraph::Absent,
-            Some(join) if join.external => {
-                if in_key {
-                    FieldInGraph::Local
-                } else {
-                    FieldInGraph::External
-                }
-            }
+            Some(join) if join.external => FieldInGraph::External,
             Some(JoinField {
                 requires: Some(requires),
                 ..
