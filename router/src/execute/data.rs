@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::Map;
 use serde_json::Value;
 
+use crate::plan::KeyRename;
 use crate::plan::PathElement;
 use crate::plan::TypenameRewrite;
 use crate::plan::selection::Selection;
@@ -64,6 +65,46 @@ fn walk(
                 .is_some_and(|typename| supergraph.type_matches(condition, typename));
             if matches {
                 walk(value, rest, supergraph, current, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Renames the aliased response keys of a subgraph result back (see [`KeyRename`]).
+pub fn apply_renames(value: &mut Value, renames: &[KeyRename], supergraph: &Supergraph) {
+    for rename in renames {
+        rename_at(value, &rename.path, rename, supergraph);
+    }
+}
+
+fn rename_at(value: &mut Value, path: &[PathElement], rename: &KeyRename, supergraph: &Supergraph) {
+    let Some((first, rest)) = path.split_first() else {
+        if let Value::Object(object) = value
+            && let Some(renamed) = object.shift_remove(rename.alias.as_str())
+        {
+            object.insert(rename.original.to_string(), renamed);
+        }
+        return;
+    };
+    match (first, value) {
+        (PathElement::Key(key), Value::Object(object)) => {
+            if let Some(child) = object.get_mut(key.as_str()) {
+                rename_at(child, rest, rename, supergraph);
+            }
+        }
+        (PathElement::List, Value::Array(items)) => {
+            for item in items {
+                rename_at(item, rest, rename, supergraph);
+            }
+        }
+        (PathElement::TypeCondition(condition), value @ Value::Object(_)) => {
+            let matches = value
+                .get("__typename")
+                .and_then(Value::as_str)
+                .is_some_and(|typename| supergraph.type_matches(condition, typename));
+            if matches {
+                rename_at(value, rest, rename, supergraph);
             }
         }
         _ => {}

@@ -230,7 +230,8 @@ impl Executor {
     async fn fetch_root(&self, fetch: &FetchNode, state: &ExecutionState, variables: &Map<String, Value>) {
         let body = self.request_body(fetch, variables, None);
         match self.send(fetch, body).await {
-            Ok(response) => {
+            Ok(mut response) => {
+                data::apply_renames(&mut response.data, &fetch.output_renames, &self.supergraph);
                 if let Ok(mut data) = state.data.lock()
                     && response.data.is_object()
                 {
@@ -284,13 +285,18 @@ impl Executor {
                 return;
             }
         };
-        let entities = match response.data {
+        let mut entities = match response.data {
             Value::Object(mut object) => match object.remove("_entities") {
                 Some(Value::Array(entities)) => entities,
                 _ => Vec::new(),
             },
             _ => Vec::new(),
         };
+        if !fetch.output_renames.is_empty() {
+            for entity in &mut entities {
+                data::apply_renames(entity, &fetch.output_renames, &self.supergraph);
+            }
+        }
         if let Ok(mut data) = state.data.lock() {
             for (object_path, &index) in targets.iter().zip(&indices) {
                 if let (Some(entity @ Value::Object(_)), Some(target)) =

@@ -130,15 +130,15 @@ impl Shaper<'_> {
                         let runtime = match object.get("__typename").and_then(Value::as_str) {
                             Some(typename) => match self.supergraph.api_schema.types.get(typename) {
                                 Some(ExtendedType::Object(object_type)) => object_type.name.clone(),
-                                // A type clients cannot see, or an unresolved interface.
+                                // An `@interfaceObject` answered with the interface's name:
+                                // its own fields are all the selection needed.
+                                Some(ExtendedType::Interface(interface)) => interface.name.clone(),
+                                // A type clients cannot see.
                                 _ if self.supergraph.is_abstract(name) => return Ok(Value::Null),
                                 _ => name.clone(),
                             },
                             None => name.clone(),
                         };
-                        if self.supergraph.is_abstract(&runtime) {
-                            return Ok(Value::Null);
-                        }
                         let mut out = Map::new();
                         match self.shape_object(selection, name, &runtime, object, &mut out) {
                             Ok(()) => Ok(Value::Object(out)),

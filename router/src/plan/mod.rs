@@ -36,6 +36,7 @@
 //! ```
 
 mod cache;
+mod conflicts;
 mod model;
 pub mod operation;
 mod planner;
@@ -48,6 +49,7 @@ use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable;
 
 pub use self::cache::PlanCacheKey;
+pub use self::conflicts::KeyRename;
 pub use self::model::FetchNode;
 pub use self::model::PathElement;
 pub use self::model::PlanNode;

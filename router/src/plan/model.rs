@@ -7,6 +7,7 @@ use std::fmt::Write;
 use apollo_compiler::Name;
 use apollo_compiler::ast::OperationType;
 
+use super::conflicts::KeyRename;
 use super::selection::SelectionSet;
 use crate::supergraph::GraphId;
 
@@ -77,6 +78,9 @@ pub struct FetchNode {
     pub requires: Option<SelectionSet>,
     /// Rewrites applied to representations.
     pub input_rewrites: Vec<TypenameRewrite>,
+    /// Aliases to rename back in the result (fields whose subgraph type differs
+    /// between fragments).
+    pub output_renames: Vec<KeyRename>,
 }
 
 /// A node of the plan.

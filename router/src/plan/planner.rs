@@ -931,14 +931,29 @@ impl<'a> Planner<'a> {
         } else {
             operation.kind
         };
+        let mut selection = draft.selection.clone();
+        let mut renames = Vec::new();
+        let root = if draft.entity {
+            Name::new_static_unchecked("_Entity")
+        } else {
+            operation.root_type.clone()
+        };
+        super::conflicts::alias_type_conflicts(
+            self.supergraph,
+            draft.graph,
+            &root,
+            &mut selection,
+            &mut Vec::new(),
+            &mut renames,
+        );
         let mut variables = Vec::new();
         let mut body = String::new();
         if draft.entity {
             body.push_str("{_entities(representations:$representations)");
-            draft.selection.write_graphql(&mut body, &mut variables);
+            selection.write_graphql(&mut body, &mut variables);
             body.push('}');
         } else {
-            draft.selection.write_graphql(&mut body, &mut variables);
+            selection.write_graphql(&mut body, &mut variables);
         }
         let mut definitions: Vec<String> = Vec::new();
         if draft.entity {
@@ -979,6 +994,7 @@ impl<'a> Planner<'a> {
             variable_usages: variables,
             requires: draft.entity.then(|| draft.requires.clone()),
             input_rewrites: draft.rewrites.clone(),
+            output_renames: renames,
         }));
         if draft.entity {
             PlanNode::Flatten {
