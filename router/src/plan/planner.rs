@@ -798,6 +798,13 @@ impl<'a> Planner<'a> {
             }
             return Ok(out);
         }
+        if possible.is_empty() {
+            // The subgraph knows no implementation: the interface's own fields must
+            // come from where the interface is an entity.
+            let mut out = self.plan_object(fetch, graph, parent, path, provided, set)?;
+            out.add_typename();
+            return Ok(out);
+        }
         let mut out = SelectionSet::default();
         out.add_typename();
         for object in &possible {
@@ -855,6 +862,21 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        // Fields of the interface that a subgraph resolves on the interface itself
+        // (another `@interfaceObject`, or the interface entity) are fetched with the
+        // interface's representation; only the rest needs the concrete type.
+        let mut needs_type = SelectionSet::default();
+        for item in rest.items {
+            match item {
+                Selection::Field(field)
+                    if field.name != "__typename" && !self.jump_candidates(graph, parent, &field).is_empty() =>
+                {
+                    local_set.add_field_aliased(field);
+                }
+                other => needs_type.items.push(other),
+            }
+        }
+        let mut rest = needs_type;
         let mut out = self.plan_object(fetch, graph, parent, path, provided, &local_set)?;
         if rest.is_empty() {
             return Ok(out);
