@@ -186,7 +186,10 @@ pub fn representation(
     if !matched {
         return None;
     }
-    if let Some(rewrite) = rewrites.iter().find(|r| r.type_condition == typename) {
+    if let Some(rewrite) = rewrites
+        .iter()
+        .find(|r| supergraph.type_matches(&r.type_condition, typename))
+    {
         out.insert("__typename".to_string(), Value::String(rewrite.value.to_string()));
     }
     Some(Value::Object(out))

@@ -34,6 +34,9 @@ use crate::supergraph::GraphId;
 use crate::supergraph::Key;
 use crate::supergraph::Supergraph;
 
+/// What a planning choice costs: fetches created, then fields those fetches select.
+type Cost = (usize, usize);
+
 /// How deep requirement chains (a key that needs another jump first) may go.
 const MAX_REQUIREMENT_DEPTH: usize = 8;
 
@@ -119,10 +122,10 @@ impl<'a> Planner<'a> {
                     groups.iter().any(|(g, _)| *g == graph)
                 }
             };
-            let mut best: Option<(usize, GraphId)> = None;
+            let mut best: Option<(Cost, GraphId)> = None;
             for &graph in &candidates {
                 let cost = if candidates.len() == 1 {
-                    Some(0)
+                    Some((0, 0))
                 } else {
                     self.trial(|planner| {
                         let id = planner.new_draft(graph, Vec::new(), false, BTreeSet::new());
@@ -134,7 +137,7 @@ impl<'a> Planner<'a> {
                 };
                 let Some(mut cost) = cost else { continue };
                 if reusable(graph, &groups) {
-                    cost = cost.saturating_sub(1);
+                    cost.0 = cost.0.saturating_sub(1);
                 }
                 if best.is_none_or(|(c, _)| cost < c) {
                     best = Some((cost, graph));
@@ -183,7 +186,7 @@ impl<'a> Planner<'a> {
         candidates: &[GraphId],
         groups: &[(GraphId, SelectionSet)],
     ) -> Result<GraphId, PlanError> {
-        let mut best: Option<(usize, GraphId)> = None;
+        let mut best: Option<(Cost, GraphId)> = None;
         for &graph in candidates {
             let set = SelectionSet {
                 items: vec![Selection::Field(field.clone())],
@@ -194,7 +197,7 @@ impl<'a> Planner<'a> {
             });
             let Some(mut cost) = cost else { continue };
             if groups.iter().any(|(g, _)| *g == graph) {
-                cost = cost.saturating_sub(1);
+                cost.0 = cost.0.saturating_sub(1);
             }
             if best.is_none_or(|(c, _)| cost < c) {
                 best = Some((cost, graph));
@@ -228,14 +231,15 @@ impl<'a> Planner<'a> {
         self.drafts.len() - 1
     }
 
-    /// Runs `attempt` and undoes it; returns how many fetches it created, or `None`
-    /// when it could not plan.
-    fn trial<T>(&mut self, attempt: impl FnOnce(&mut Self) -> Result<T, PlanError>) -> Option<usize> {
+    /// Runs `attempt` and undoes it; returns how many fetches it created (and how many
+    /// fields they select), or `None` when it could not plan.
+    fn trial<T>(&mut self, attempt: impl FnOnce(&mut Self) -> Result<T, PlanError>) -> Option<Cost> {
         let mark = self.drafts.len();
         let depth = self.requirement_depth;
         let jumps = self.jumps_in_progress.len();
         let result = attempt(self);
-        let created = self.drafts.len() - mark;
+        let fields: usize = self.drafts[mark..].iter().map(|d| count_fields(&d.selection)).sum();
+        let created = (self.drafts.len() - mark, fields);
         self.drafts.truncate(mark);
         self.requirement_depth = depth;
         self.requires_satisfied.retain(|(fetch, _, _)| *fetch < mark);
@@ -448,10 +452,10 @@ impl<'a> Planner<'a> {
         let mut groups: Vec<(Target, SelectionSet)> = Vec::new();
         for field in remote {
             let candidates = self.jump_candidates(graph, parent, &field);
-            let mut best: Option<(usize, Target)> = None;
+            let mut best: Option<(Cost, Target)> = None;
             for target in &candidates {
                 let cost = if candidates.len() == 1 {
-                    Some(0)
+                    Some((0, 0))
                 } else {
                     let single = SelectionSet {
                         items: vec![Selection::Field(field.clone())],
@@ -462,7 +466,7 @@ impl<'a> Planner<'a> {
                 };
                 let Some(mut cost) = cost else { continue };
                 if groups.iter().any(|(t, _)| t == target) {
-                    cost = cost.saturating_sub(1);
+                    cost.0 = cost.0.saturating_sub(1);
                 }
                 if best.as_ref().is_none_or(|(c, _)| cost < *c) {
                     best = Some((cost, target.clone()));
@@ -658,7 +662,10 @@ impl<'a> Planner<'a> {
         let mut requires = SelectionSet::default();
         requires.add_fragment(parent.clone(), requirement);
         self.drafts[id].requires = requires;
-        if target.entity_type != *parent {
+        let target_is_interface_object = supergraph
+            .type_in_graph(&target.entity_type, target.graph)
+            .is_some_and(|t| t.interface_object);
+        if target.entity_type != *parent || target_is_interface_object {
             self.drafts[id].rewrites.push(TypenameRewrite {
                 type_condition: parent.clone(),
                 value: target.entity_type.clone(),
@@ -746,6 +753,18 @@ impl<'a> Planner<'a> {
                 }
                 if supergraph.type_in_graph(condition, graph).is_none() {
                     return false;
+                }
+                // Every object the condition matches in the supergraph must match it in
+                // this subgraph too, or the subgraph would skip the fragment.
+                if supergraph.is_abstract(condition) {
+                    let in_graph = supergraph.possible_types_in_graph(condition, graph);
+                    let objects = if abstract_type { possible.clone() } else { vec![parent.clone()] };
+                    if objects
+                        .iter()
+                        .any(|object| supergraph.type_matches(condition, object) && !in_graph.contains(object))
+                    {
+                        return false;
+                    }
                 }
                 let sub_provided = provided.map(|p| provided_for_type(p, condition));
                 self.all_local(graph, condition, &fragment.selection_set, sub_provided.as_ref())
@@ -1106,6 +1125,17 @@ impl<'a> Planner<'a> {
         }
         PlanNode::Sequence(vec![fetch, flatten_single(PlanNode::Parallel(children))])
     }
+}
+
+/// Number of fields in a selection set, nested ones included.
+fn count_fields(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match item {
+            Selection::Field(field) => 1 + count_fields(&field.selection_set),
+            Selection::Fragment(fragment) => count_fields(&fragment.selection_set),
+        })
+        .sum()
 }
 
 /// Whether `available` selects everything `wanted` selects.
