@@ -449,7 +449,7 @@ impl<'a> Planner<'a> {
         if remote.is_empty() {
             return Ok(local);
         }
-        let mut groups: Vec<(Target, SelectionSet)> = Vec::new();
+        let mut groups: Vec<(Target, SelectionSet, SelectionSet)> = Vec::new();
         for field in remote {
             let candidates = self.jump_candidates(graph, parent, &field);
             let mut best: Option<(Cost, Target)> = None;
@@ -465,7 +465,7 @@ impl<'a> Planner<'a> {
                     })
                 };
                 let Some(mut cost) = cost else { continue };
-                if groups.iter().any(|(t, _)| t == target) {
+                if groups.iter().any(|(t, _, _)| t == target) {
                     cost.0 = cost.0.saturating_sub(1);
                 }
                 if best.as_ref().is_none_or(|(c, _)| cost < *c) {
@@ -478,23 +478,62 @@ impl<'a> Planner<'a> {
                     field: field.name.to_string(),
                 });
             };
-            match groups.iter_mut().find(|(t, _)| *t == target) {
-                Some((_, set)) => {
+            // Fields whose `@requires` ask for the same field with other arguments
+            // cannot share a representation: they go in separate fetches.
+            let requires = self.field_requires(&target, &field);
+            let compatible = groups.iter_mut().find(|(t, _, accumulated)| {
+                *t == target && !requires.as_ref().is_some_and(|r| requires_conflict(accumulated, r))
+            });
+            match compatible {
+                Some((_, set, accumulated)) => {
                     set.add_field_aliased(field);
+                    if let Some(requires) = requires {
+                        accumulated.merge(requires);
+                    }
                 }
                 None => groups.push((
                     target,
                     SelectionSet {
                         items: vec![Selection::Field(field)],
                     },
+                    requires.unwrap_or_default(),
                 )),
             }
         }
-        for (target, set) in groups {
-            let requirement = self.plan_jump(fetch, graph, parent, path, provided, &target, &set)?;
-            local.merge(requirement);
+        for (target, set, _) in groups {
+            let (requirement, id) = self.plan_jump(fetch, graph, parent, path, provided, &target, &set)?;
+            self.merge_requirement(&mut local, requirement, id);
         }
         Ok(local)
+    }
+
+    /// The `@requires` field set of `field` in a jump target.
+    fn field_requires(&self, target: &Target, field: &Field) -> Option<SelectionSet> {
+        match self
+            .supergraph
+            .field_in_graph(&target.entity_type, &field.name, target.graph, self.labels)
+        {
+            FieldInGraph::Requires(requires) => Some(requires.clone()),
+            _ => None,
+        }
+    }
+
+    /// Adds a jump's requirement to the current fetch's selection; a requirement field
+    /// that had to be aliased (its key was taken) is read under that alias when the
+    /// representations of fetch `id` are built.
+    fn merge_requirement(&mut self, local: &mut SelectionSet, requirement: SelectionSet, id: usize) {
+        for item in requirement.items {
+            match item {
+                Selection::Field(field) => {
+                    let wanted = field.response_key().clone();
+                    let used = local.add_field_aliased(field.clone());
+                    if used != wanted {
+                        alias_in_requires(&mut self.drafts[id].requires, &field, &used);
+                    }
+                }
+                Selection::Fragment(fragment) => local.add_fragment(fragment.type_condition, fragment.selection_set),
+            }
+        }
     }
 
     /// Splits a field's sub-selection into what `graph` resolves from here and the rest.
@@ -590,7 +629,7 @@ impl<'a> Planner<'a> {
 
     /// Plans an entity jump from fetch `fetch` (in `graph`, on `parent` objects at
     /// `path`) to `target` for `set`; returns the requirement selection (key and
-    /// `@requires` fields) the current fetch must add.
+    /// `@requires` fields) the current fetch must add, and the new fetch.
     #[allow(clippy::too_many_arguments)]
     fn plan_jump(
         &mut self,
@@ -601,7 +640,7 @@ impl<'a> Planner<'a> {
         provided: Option<&SelectionSet>,
         target: &Target,
         set: &SelectionSet,
-    ) -> Result<SelectionSet, PlanError> {
+    ) -> Result<(SelectionSet, usize), PlanError> {
         if self.requirement_depth >= MAX_REQUIREMENT_DEPTH
             || self
                 .jumps_in_progress
@@ -682,7 +721,7 @@ impl<'a> Planner<'a> {
         let mut wrapped = SelectionSet::default();
         wrapped.add_fragment(target.entity_type.clone(), selection);
         self.drafts[id].selection = wrapped;
-        Ok(planned_requirement)
+        Ok((planned_requirement, id))
     }
 
     /// Whether `fetch` is an `_entities` fetch at `path` whose representations already
@@ -916,8 +955,8 @@ impl<'a> Planner<'a> {
             });
         };
         rest.add_typename();
-        let requirement = self.plan_jump(fetch, graph, parent, path, provided, &target, &rest)?;
-        out.merge(requirement);
+        let (requirement, id) = self.plan_jump(fetch, graph, parent, path, provided, &target, &rest)?;
+        self.merge_requirement(&mut out, requirement, id);
         Ok(out)
     }
 
@@ -938,6 +977,7 @@ impl<'a> Planner<'a> {
                         || a.path != b.path
                         || a.deps != b.deps
                         || a.step != b.step
+                        || requires_conflict(&a.requires, &b.requires)
                     {
                         continue;
                     }
@@ -1124,6 +1164,41 @@ impl<'a> Planner<'a> {
             return fetch;
         }
         PlanNode::Sequence(vec![fetch, flatten_single(PlanNode::Parallel(children))])
+    }
+}
+
+/// Whether two representation selections ask for the same field name with different
+/// arguments (one representation cannot carry both).
+fn requires_conflict(a: &SelectionSet, b: &SelectionSet) -> bool {
+    b.items.iter().any(|item| match item {
+        Selection::Field(field) => a.items.iter().any(|other| match other {
+            Selection::Field(existing) => {
+                existing.name == field.name
+                    && (existing.arguments != field.arguments
+                        || requires_conflict(&existing.selection_set, &field.selection_set))
+            }
+            Selection::Fragment(_) => false,
+        }),
+        Selection::Fragment(fragment) => a.items.iter().any(|other| match other {
+            Selection::Fragment(existing) if existing.type_condition == fragment.type_condition => {
+                requires_conflict(&existing.selection_set, &fragment.selection_set)
+            }
+            _ => false,
+        }),
+    })
+}
+
+/// Points the fields equal to `field` in a representation selection to the response
+/// key `alias`.
+fn alias_in_requires(requires: &mut SelectionSet, field: &Field, alias: &Name) {
+    for item in &mut requires.items {
+        match item {
+            Selection::Field(existing) if existing.same_field(field) && existing.alias.is_none() => {
+                existing.alias = Some(alias.clone());
+            }
+            Selection::Fragment(fragment) => alias_in_requires(&mut fragment.selection_set, field, alias),
+            Selection::Field(_) => {}
+        }
     }
 }
 
