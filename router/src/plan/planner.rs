@@ -77,6 +77,9 @@ pub(super) struct Planner<'a> {
     /// `(graph, path)` of the jumps being planned: a jump back to one of them at the
     /// same path would loop.
     jumps_in_progress: Vec<(GraphId, ResponsePath)>,
+    /// Other subgraphs that could resolve the current path from its nearest entity
+    /// (shareable fields): union members they lack are not safe to select.
+    alternatives: Vec<GraphId>,
 }
 
 impl<'a> Planner<'a> {
@@ -89,6 +92,7 @@ impl<'a> Planner<'a> {
             step: 0,
             requires_satisfied: Vec::new(),
             jumps_in_progress: Vec::new(),
+            alternatives: Vec::new(),
         }
     }
 
@@ -356,16 +360,69 @@ impl<'a> Planner<'a> {
                 });
             };
             let child_path = self.child_path(path, parent, field);
-            planned.selection_set = self.plan_fields(
-                fetch,
-                graph,
-                &field_type,
-                &child_path,
-                sub_provided,
-                &field.selection_set,
-            )?;
+            let alternatives = self.child_alternatives(graph, parent, field, &field_type);
+            let saved = std::mem::replace(&mut self.alternatives, alternatives);
+            let selection = self.plan_fields(fetch, graph, &field_type, &child_path, sub_provided, &field.selection_set);
+            self.alternatives = saved;
+            planned.selection_set = selection?;
         }
         Ok(planned)
+    }
+
+    /// The other subgraphs that could resolve the path below `field` (see
+    /// [`Planner::alternatives`]): below an entity, those where it is an entity;
+    /// otherwise the current ones that also resolve `field`.
+    fn child_alternatives(&self, graph: GraphId, parent: &Name, field: &Field, field_type: &Name) -> Vec<GraphId> {
+        let supergraph = self.supergraph;
+        let is_entity = supergraph
+            .type_in_graph(field_type, graph)
+            .is_some_and(|t| t.keys.iter().any(|k| k.resolvable));
+        if is_entity {
+            return entity_graphs_besides(supergraph, field_type, graph);
+        }
+        self.alternatives
+            .iter()
+            .copied()
+            .filter(|other| {
+                matches!(
+                    supergraph.field_in_graph(parent, &field.name, *other, self.labels),
+                    FieldInGraph::Local
+                )
+            })
+            .collect()
+    }
+
+    /// Drops the fragments of `set` (on abstract `parent`) on object types that one of
+    /// the alternative subgraphs cannot return here: only members common to every
+    /// subgraph that could resolve this path are safe.
+    fn keep_common_members(&self, graph: GraphId, parent: &Name, set: &SelectionSet) -> SelectionSet {
+        if self.alternatives.is_empty() {
+            return set.clone();
+        }
+        let supergraph = self.supergraph;
+        let mut allowed = supergraph.possible_types_in_graph(parent, graph);
+        for other in &self.alternatives {
+            let knows_members = supergraph
+                .type_in_graph(parent, *other)
+                .is_some_and(|t| !t.interface_object);
+            if !knows_members {
+                continue;
+            }
+            let theirs = supergraph.possible_types_in_graph(parent, *other);
+            allowed.retain(|t| theirs.contains(t));
+        }
+        let items = set
+            .items
+            .iter()
+            .filter(|item| match item {
+                Selection::Fragment(fragment) if !supergraph.is_abstract(&fragment.type_condition) => {
+                    allowed.contains(&fragment.type_condition)
+                }
+                _ => true,
+            })
+            .cloned()
+            .collect();
+        SelectionSet { items }
     }
 
     fn plan_object(
@@ -714,7 +771,10 @@ impl<'a> Planner<'a> {
             .push((id, path.clone(), target.entity_type.clone()));
         self.jumps_in_progress.push((graph, path.clone()));
         self.jumps_in_progress.push((target.graph, path.clone()));
+        let alternatives = entity_graphs_besides(supergraph, &target.entity_type, target.graph);
+        let saved = std::mem::replace(&mut self.alternatives, alternatives);
         let selection = self.plan_fields(id, target.graph, &target.entity_type, path, None, set);
+        self.alternatives = saved;
         self.jumps_in_progress.truncate(self.jumps_in_progress.len() - 2);
         self.requires_satisfied.pop();
         let selection = selection?;
@@ -822,6 +882,8 @@ impl<'a> Planner<'a> {
     ) -> Result<SelectionSet, PlanError> {
         let supergraph = self.supergraph;
         let possible = supergraph.possible_types_in_graph(parent, graph);
+        let common = self.keep_common_members(graph, parent, set);
+        let set = &common;
         if self.all_local(graph, parent, set, provided) {
             let mut out = SelectionSet::default();
             out.add_typename();
@@ -1165,6 +1227,15 @@ impl<'a> Planner<'a> {
         }
         PlanNode::Sequence(vec![fetch, flatten_single(PlanNode::Parallel(children))])
     }
+}
+
+/// The subgraphs other than `graph` where `type_name` is an entity with a resolvable key.
+fn entity_graphs_besides(supergraph: &Supergraph, type_name: &Name, graph: GraphId) -> Vec<GraphId> {
+    supergraph
+        .graphs_of_type(type_name)
+        .filter(|t| t.graph != graph && t.keys.iter().any(|k| k.resolvable))
+        .map(|t| t.graph)
+        .collect()
 }
 
 /// Whether two representation selections ask for the same field name with different
