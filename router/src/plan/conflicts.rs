@@ -44,7 +44,9 @@ pub fn alias_type_conflicts(
                 path.push(PathElement::Key(field.response_key().clone()));
                 let mut depth = 0;
                 let mut inner = &ty;
-                while let apollo_compiler::ast::Type::List(item) | apollo_compiler::ast::Type::NonNullList(item) = inner {
+                while let apollo_compiler::ast::Type::List(item)
+                | apollo_compiler::ast::Type::NonNullList(item) = inner
+                {
                     path.push(PathElement::List);
                     depth += 1;
                     inner = item;
@@ -59,7 +61,14 @@ pub fn alias_type_conflicts(
             Selection::Fragment(fragment) => {
                 path.push(PathElement::TypeCondition(fragment.type_condition.clone()));
                 let condition = fragment.type_condition.clone();
-                alias_type_conflicts(supergraph, graph, &condition, &mut fragment.selection_set, path, renames);
+                alias_type_conflicts(
+                    supergraph,
+                    graph,
+                    &condition,
+                    &mut fragment.selection_set,
+                    path,
+                    renames,
+                );
                 path.pop();
             }
             Selection::Field(_) => {}

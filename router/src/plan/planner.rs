@@ -242,7 +242,10 @@ impl<'a> Planner<'a> {
         let depth = self.requirement_depth;
         let jumps = self.jumps_in_progress.len();
         let result = attempt(self);
-        let fields: usize = self.drafts[mark..].iter().map(|d| count_fields(&d.selection)).sum();
+        let fields: usize = self.drafts[mark..]
+            .iter()
+            .map(|d| count_fields(&d.selection))
+            .sum();
         let created = (self.drafts.len() - mark, fields);
         self.drafts.truncate(mark);
         self.requirement_depth = depth;
@@ -362,7 +365,14 @@ impl<'a> Planner<'a> {
             let child_path = self.child_path(path, parent, field);
             let alternatives = self.child_alternatives(graph, parent, field, &field_type);
             let saved = std::mem::replace(&mut self.alternatives, alternatives);
-            let selection = self.plan_fields(fetch, graph, &field_type, &child_path, sub_provided, &field.selection_set);
+            let selection = self.plan_fields(
+                fetch,
+                graph,
+                &field_type,
+                &child_path,
+                sub_provided,
+                &field.selection_set,
+            );
             self.alternatives = saved;
             planned.selection_set = selection?;
         }
@@ -372,7 +382,13 @@ impl<'a> Planner<'a> {
     /// The other subgraphs that could resolve the path below `field` (see
     /// [`Planner::alternatives`]): below an entity, those where it is an entity;
     /// otherwise the current ones that also resolve `field`.
-    fn child_alternatives(&self, graph: GraphId, parent: &Name, field: &Field, field_type: &Name) -> Vec<GraphId> {
+    fn child_alternatives(
+        &self,
+        graph: GraphId,
+        parent: &Name,
+        field: &Field,
+        field_type: &Name,
+    ) -> Vec<GraphId> {
         let supergraph = self.supergraph;
         let is_entity = supergraph
             .type_in_graph(field_type, graph)
@@ -539,7 +555,10 @@ impl<'a> Planner<'a> {
             // cannot share a representation: they go in separate fetches.
             let requires = self.field_requires(&target, &field);
             let compatible = groups.iter_mut().find(|(t, _, accumulated)| {
-                *t == target && !requires.as_ref().is_some_and(|r| requires_conflict(accumulated, r))
+                *t == target
+                    && !requires
+                        .as_ref()
+                        .is_some_and(|r| requires_conflict(accumulated, r))
             });
             match compatible {
                 Some((_, set, accumulated)) => {
@@ -588,7 +607,9 @@ impl<'a> Planner<'a> {
                         alias_in_requires(&mut self.drafts[id].requires, &field, &used);
                     }
                 }
-                Selection::Fragment(fragment) => local.add_fragment(fragment.type_condition, fragment.selection_set),
+                Selection::Fragment(fragment) => {
+                    local.add_fragment(fragment.type_condition, fragment.selection_set)
+                }
             }
         }
     }
@@ -857,11 +878,14 @@ impl<'a> Planner<'a> {
                 // this subgraph too, or the subgraph would skip the fragment.
                 if supergraph.is_abstract(condition) {
                     let in_graph = supergraph.possible_types_in_graph(condition, graph);
-                    let objects = if abstract_type { possible.clone() } else { vec![parent.clone()] };
-                    if objects
-                        .iter()
-                        .any(|object| supergraph.type_matches(condition, object) && !in_graph.contains(object))
-                    {
+                    let objects = if abstract_type {
+                        possible.clone()
+                    } else {
+                        vec![parent.clone()]
+                    };
+                    if objects.iter().any(|object| {
+                        supergraph.type_matches(condition, object) && !in_graph.contains(object)
+                    }) {
                         return false;
                     }
                 }
@@ -989,7 +1013,8 @@ impl<'a> Planner<'a> {
         for item in rest.items {
             match item {
                 Selection::Field(field)
-                    if field.name != "__typename" && !self.jump_candidates(graph, parent, &field).is_empty() =>
+                    if field.name != "__typename"
+                        && !self.jump_candidates(graph, parent, &field).is_empty() =>
                 {
                     local_set.add_field_aliased(field);
                 }

@@ -169,7 +169,12 @@ impl Supergraph {
 
     /// The type of a field in one subgraph (`@join__field(type:)`, else the
     /// supergraph's).
-    pub fn field_type_in_graph(&self, parent: &str, field: &str, graph: GraphId) -> Option<apollo_compiler::ast::Type> {
+    pub fn field_type_in_graph(
+        &self,
+        parent: &str,
+        field: &str,
+        graph: GraphId,
+    ) -> Option<apollo_compiler::ast::Type> {
         let declared = self
             .types
             .get(parent)
