@@ -33,7 +33,7 @@ pub enum FetchError {
         message: String,
     },
     /// The connection or the exchange failed (refused, reset, ...).
-    #[error("HTTP fetch failed: {0}")]
+    #[error("{0}")]
     Http(String),
     /// No answer within the subgraph's timeout.
     #[error("request timed out after {0:?}")]
