@@ -1,6 +1,7 @@
 //! The `dictamesh` command line.
 
 mod compose_command;
+mod router_command;
 mod subgraph;
 
 use std::process::ExitCode;
@@ -21,6 +22,10 @@ enum Command {
     Compose(compose_command::ComposeArgs),
     /// Runs one subgraph alone, as a Kubernetes pod would.
     Subgraph(subgraph::SubgraphArgs),
+    /// Runs the router: plans and executes federated operations over HTTP.
+    Router(router_command::RouterArgs),
+    /// Prints the query plan of an operation.
+    Plan(router_command::PlanArgs),
 }
 
 fn init_logging() {
@@ -52,6 +57,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compose(args) => compose_command::run(args),
         Command::Subgraph(args) => block_on(subgraph::run(args)),
+        Command::Router(args) => block_on(router_command::run(args)),
+        Command::Plan(args) => block_on(router_command::plan(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 //! `supergraph.yaml` first.
 
 pub mod config;
-mod env_expansion;
+pub(crate) mod env_expansion;
 pub mod error;
 mod federation_spec;
 mod field_set;

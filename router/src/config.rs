@@ -1,0 +1,303 @@
+//! The router's own configuration (`router.yaml`): YAML with `${env.NAME}` and
+//! `${env.NAME:-default}` expansion, checked at start with errors that name the key
+//! and the line.
+//!
+//! ```yaml
+//! listen: 127.0.0.1:4000
+//! introspection: true
+//! limits: { max_depth: 20, max_aliases: 30, max_root_fields: 20, max_tokens: 15000 }
+//! http: { max_body_bytes: 2000000, batching: true, csrf_prevention: true, console: true }
+//! apq: { enabled: true, cache_size: 1000 }
+//! traffic_shaping:
+//!   http2: false
+//!   all: { timeout: 30s }
+//!   subgraphs:
+//!     products: { timeout: 5s, url: "http://products:4001/graphql" }
+//! override_labels: [beta]
+//! ```
+
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::compose::env_expansion::expand_env;
+use crate::request::OperationLimits;
+
+/// What is wrong with a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {message}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// `${env.NAME}` names an unset variable without a default.
+    #[error(
+        "{path}:{line}: environment variable {name} is not set (use ${{env.{name}:-default}} for a default)"
+    )]
+    UnsetVariable {
+        /// The file.
+        path: String,
+        /// The line of the reference.
+        line: usize,
+        /// The variable.
+        name: String,
+    },
+    /// The YAML does not match the configuration's shape.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The line (0 when unknown).
+        line: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+/// The router configuration.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Address to listen on (the `--listen` flag wins).
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+    /// Whether introspection is answered (default true).
+    #[serde(default = "yes")]
+    pub introspection: bool,
+    /// Operation limits.
+    #[serde(default)]
+    pub limits: OperationLimits,
+    /// HTTP settings.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Automatic persisted queries.
+    #[serde(default)]
+    pub apq: ApqConfig,
+    /// Subgraph timeouts, URL overrides and protocol.
+    #[serde(default)]
+    pub traffic_shaping: TrafficShaping,
+    /// Progressive override labels to enable.
+    #[serde(default)]
+    pub override_labels: HashSet<String>,
+    /// Query plans kept in the cache.
+    #[serde(default = "default_cache_size")]
+    pub plan_cache_size: usize,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_cache_size() -> usize {
+    1024
+}
+
+/// HTTP settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Accept batched (array) requests.
+    pub batching: bool,
+    /// Require CSRF-safe requests.
+    pub csrf_prevention: bool,
+    /// Serve the query console at `GET /`.
+    pub console: bool,
+    /// Honour the `dictamesh-expose-query-plan: true` request header.
+    pub expose_query_plans: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: 2 * 1024 * 1024,
+            batching: true,
+            csrf_prevention: true,
+            console: true,
+            expose_query_plans: true,
+        }
+    }
+}
+
+/// Automatic persisted queries.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApqConfig {
+    /// Whether APQ is on.
+    pub enabled: bool,
+    /// Queries remembered.
+    pub cache_size: usize,
+}
+
+impl Default for ApqConfig {
+    fn default() -> Self {
+        ApqConfig {
+            enabled: true,
+            cache_size: 1000,
+        }
+    }
+}
+
+/// Subgraph traffic settings.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficShaping {
+    /// Talk HTTP/2 (prior knowledge) to subgraphs.
+    #[serde(default)]
+    pub http2: bool,
+    /// Defaults for every subgraph.
+    #[serde(default)]
+    pub all: SubgraphTraffic,
+    /// Per subgraph name.
+    #[serde(default)]
+    pub subgraphs: HashMap<String, SubgraphTraffic>,
+}
+
+/// Settings for one subgraph.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SubgraphTraffic {
+    /// Request timeout, e.g. `30s`, `500ms`.
+    #[serde(default, deserialize_with = "duration")]
+    pub timeout: Option<Duration>,
+    /// A URL replacing the supergraph's routing URL.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl TrafficShaping {
+    /// The timeout for a subgraph (30 s unless configured).
+    pub fn timeout(&self, subgraph: &str) -> Duration {
+        self.subgraphs
+            .get(subgraph)
+            .and_then(|s| s.timeout)
+            .or(self.all.timeout)
+            .unwrap_or(Duration::from_secs(30))
+    }
+
+    /// The URL for a subgraph: the configured override or the routing URL.
+    pub fn url(&self, subgraph: &str, routing_url: &str) -> String {
+        self.subgraphs
+            .get(subgraph)
+            .and_then(|s| s.url.clone())
+            .unwrap_or_else(|| routing_url.to_string())
+    }
+}
+
+/// Parses `30s`, `500ms`, `2m` or a number of milliseconds.
+fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Millis(u64),
+        Text(String),
+    }
+    let Some(raw) = Option::<Raw>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    match raw {
+        Raw::Millis(ms) => Ok(Some(Duration::from_millis(ms))),
+        Raw::Text(text) => parse_duration(&text).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!("invalid duration {text:?} (use e.g. 500ms, 30s, 2m)"))
+        }),
+    }
+}
+
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(number)),
+        "s" => Some(Duration::from_secs(number)),
+        "m" => Some(Duration::from_secs(number * 60)),
+        _ => None,
+    }
+}
+
+impl RouterConfig {
+    /// Reads and checks a configuration file.
+    pub fn from_file(path: &Path) -> Result<RouterConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_yaml(&text, &path.display().to_string(), |name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// Parses configuration text; `path` names it in errors, `lookup` reads the
+    /// environment.
+    pub fn from_yaml(
+        text: &str,
+        path: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<RouterConfig, ConfigError> {
+        let expanded = expand_env(text, lookup).map_err(|unset| ConfigError::UnsetVariable {
+            path: path.to_string(),
+            line: unset.line,
+            name: unset.name,
+        })?;
+        if expanded.trim().is_empty() {
+            return Ok(RouterConfig {
+                introspection: true,
+                plan_cache_size: default_cache_size(),
+                ..RouterConfig::default()
+            });
+        }
+        serde_yaml::from_str(&expanded).map_err(|error| ConfigError::Invalid {
+            path: path.to_string(),
+            line: error.location().map(|l| l.line()).unwrap_or(0),
+            message: error.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_full_configuration_with_environment_variables() {
+        let yaml = "listen: 127.0.0.1:4100\nintrospection: false\nlimits:\n  max_depth: ${env.DEPTH}\ntraffic_shaping:\n  all: { timeout: 2s }\n  subgraphs:\n    products: { timeout: 500ms, url: \"http://p\" }\n";
+        let config = RouterConfig::from_yaml(yaml, "router.yaml", |name| {
+            (name == "DEPTH").then(|| "7".to_string())
+        })
+        .expect("valid configuration");
+        assert!(!config.introspection);
+        assert_eq!(config.limits.max_depth, Some(7));
+        assert_eq!(
+            config.traffic_shaping.timeout("products"),
+            Duration::from_millis(500)
+        );
+        assert_eq!(config.traffic_shaping.timeout("reviews"), Duration::from_secs(2));
+        assert_eq!(config.traffic_shaping.url("products", "http://x"), "http://p");
+    }
+
+    #[test]
+    fn errors_name_the_key_and_the_line() {
+        let error = RouterConfig::from_yaml(
+            "introspection: true\nlimits:\n  max_dept: 3\n",
+            "router.yaml",
+            |_| None,
+        )
+        .expect_err("unknown key");
+        let text = error.to_string();
+        assert!(text.contains("router.yaml:3"), "{text}");
+        assert!(text.contains("max_dept"), "{text}");
+        let unset =
+            RouterConfig::from_yaml("listen: ${env.NOPE}\n", "router.yaml", |_| None).expect_err("unset");
+        assert!(unset.to_string().contains("NOPE"), "{unset}");
+    }
+}

@@ -1,0 +1,361 @@
+//! Running a query plan: fetches in sequence or in parallel, `_entities` calls with
+//! de-duplicated representations, results merged by path, and the final response
+//! shaped by the client's operation with GraphQL null propagation. A subgraph that
+//! fails leaves partial data and an error naming it.
+
+pub mod data;
+mod response;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::future::join_all;
+use serde_json::Map;
+use serde_json::Value;
+use serde_json::json;
+
+pub use self::response::shape_response;
+use crate::fetch::FetchError;
+use crate::fetch::SubgraphClient;
+use crate::plan::FetchNode;
+use crate::plan::Operation;
+use crate::plan::PathElement;
+use crate::plan::PlanNode;
+use crate::plan::QueryPlan;
+use crate::supergraph::Supergraph;
+
+/// A GraphQL response: `data` (absent on request errors) and `errors`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GraphQLResponse {
+    /// `data`; `None` means no `data` key at all.
+    pub data: Option<Value>,
+    /// `errors`.
+    pub errors: Vec<Value>,
+    /// `extensions` (omitted when empty).
+    pub extensions: Map<String, Value>,
+}
+
+impl GraphQLResponse {
+    /// A response with only errors (a request error: no `data` key).
+    pub fn from_errors(errors: Vec<Value>) -> Self {
+        GraphQLResponse {
+            data: None,
+            errors,
+            extensions: Map::new(),
+        }
+    }
+
+    /// The response as JSON.
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        if !self.errors.is_empty() {
+            object.insert("errors".to_string(), Value::Array(self.errors.clone()));
+        }
+        if let Some(data) = &self.data {
+            object.insert("data".to_string(), data.clone());
+        }
+        if !self.extensions.is_empty() {
+            object.insert("extensions".to_string(), Value::Object(self.extensions.clone()));
+        }
+        Value::Object(object)
+    }
+}
+
+/// A GraphQL error object with a message and an `extensions.code`.
+pub fn graphql_error(message: impl Into<String>, code: &str) -> Value {
+    json!({ "message": message.into(), "extensions": { "code": code } })
+}
+
+/// Where subgraph requests go and how long they may take.
+#[derive(Debug, Clone)]
+pub struct SubgraphSettings {
+    /// Per subgraph (by index): where its requests go.
+    pub urls: Vec<String>,
+    /// Per subgraph (by index): timeout.
+    pub timeouts: Vec<Duration>,
+}
+
+/// Runs query plans against the subgraphs.
+pub struct Executor {
+    supergraph: Arc<Supergraph>,
+    client: SubgraphClient,
+    settings: SubgraphSettings,
+}
+
+/// The state of one execution: the merged data and the errors so far.
+struct ExecutionState {
+    data: Mutex<Value>,
+    errors: Mutex<Vec<Value>>,
+}
+
+impl ExecutionState {
+    fn push_error(&self, error: Value) {
+        if let Ok(mut errors) = self.errors.lock() {
+            errors.push(error);
+        }
+    }
+}
+
+impl Executor {
+    /// An executor for a supergraph.
+    pub fn new(supergraph: Arc<Supergraph>, client: SubgraphClient, settings: SubgraphSettings) -> Self {
+        Executor {
+            supergraph,
+            client,
+            settings,
+        }
+    }
+
+    /// Runs a plan and shapes the response for `operation`; `initial_data` holds what
+    /// the router answered itself (introspection).
+    pub async fn execute(
+        &self,
+        plan: &QueryPlan,
+        operation: &Operation,
+        variables: &Map<String, Value>,
+        initial_data: Map<String, Value>,
+    ) -> GraphQLResponse {
+        let state = ExecutionState {
+            data: Mutex::new(Value::Object(initial_data)),
+            errors: Mutex::new(Vec::new()),
+        };
+        if let Some(root) = &plan.root {
+            self.run(root, &state, variables).await;
+        }
+        let data = state.data.into_inner().unwrap_or_default();
+        let errors = state.errors.into_inner().unwrap_or_default();
+        let shaped = shape_response(
+            &self.supergraph,
+            &operation.root_type,
+            &operation.selection_set,
+            &data,
+        );
+        GraphQLResponse {
+            data: Some(shaped.unwrap_or(Value::Null)),
+            errors,
+            extensions: Map::new(),
+        }
+    }
+
+    fn run<'a>(
+        &'a self,
+        node: &'a PlanNode,
+        state: &'a ExecutionState,
+        variables: &'a Map<String, Value>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            match node {
+                PlanNode::Sequence(nodes) => {
+                    for child in nodes {
+                        self.run(child, state, variables).await;
+                    }
+                }
+                PlanNode::Parallel(nodes) => {
+                    join_all(nodes.iter().map(|child| self.run(child, state, variables))).await;
+                }
+                PlanNode::Fetch(fetch) => self.fetch_root(fetch, state, variables).await,
+                PlanNode::Flatten { path, node } => {
+                    if let PlanNode::Fetch(fetch) = node.as_ref() {
+                        self.fetch_entities(path, fetch, state, variables).await;
+                    } else {
+                        self.run(node, state, variables).await;
+                    }
+                }
+            }
+        })
+    }
+
+    fn request_body(
+        &self,
+        fetch: &FetchNode,
+        variables: &Map<String, Value>,
+        representations: Option<Vec<Value>>,
+    ) -> Bytes {
+        let mut subgraph_variables = Map::new();
+        for name in &fetch.variable_usages {
+            if let Some(value) = variables.get(name.as_str()) {
+                subgraph_variables.insert(name.to_string(), value.clone());
+            }
+        }
+        if let Some(representations) = representations {
+            subgraph_variables.insert("representations".to_string(), Value::Array(representations));
+        }
+        let mut body = Map::new();
+        body.insert("query".to_string(), Value::String(fetch.operation.clone()));
+        if !subgraph_variables.is_empty() {
+            body.insert("variables".to_string(), Value::Object(subgraph_variables));
+        }
+        Bytes::from(serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
+    }
+
+    async fn send(
+        &self,
+        fetch: &FetchNode,
+        body: Bytes,
+    ) -> Result<crate::fetch::SubgraphResponse, FetchError> {
+        let url = self
+            .settings
+            .urls
+            .get(fetch.graph)
+            .map(String::as_str)
+            .unwrap_or_default();
+        let timeout = self
+            .settings
+            .timeouts
+            .get(fetch.graph)
+            .copied()
+            .unwrap_or(Duration::from_secs(30));
+        self.client.send(url, body, timeout).await
+    }
+
+    fn fetch_error(&self, fetch: &FetchNode, error: &FetchError, path: Option<Vec<Value>>) -> Value {
+        let mut value = json!({
+            "message": format!("HTTP fetch failed from '{}': {error}", fetch.subgraph_name),
+            "extensions": {
+                "code": "SUBREQUEST_HTTP_ERROR",
+                "service": fetch.subgraph_name,
+                "reason": error.to_string(),
+            }
+        });
+        if let (Some(path), Value::Object(object)) = (path, &mut value) {
+            object.insert("path".to_string(), Value::Array(path));
+        }
+        value
+    }
+
+    async fn fetch_root(&self, fetch: &FetchNode, state: &ExecutionState, variables: &Map<String, Value>) {
+        let body = self.request_body(fetch, variables, None);
+        match self.send(fetch, body).await {
+            Ok(mut response) => {
+                data::apply_renames(&mut response.data, &fetch.output_renames, &self.supergraph);
+                if let Ok(mut data) = state.data.lock()
+                    && response.data.is_object()
+                {
+                    data::deep_merge(&mut data, response.data);
+                }
+                for error in response.errors {
+                    state.push_error(subgraph_error(error, &fetch.subgraph_name, None));
+                }
+            }
+            Err(error) => state.push_error(self.fetch_error(fetch, &error, None)),
+        }
+    }
+
+    async fn fetch_entities(
+        &self,
+        path: &[PathElement],
+        fetch: &FetchNode,
+        state: &ExecutionState,
+        variables: &Map<String, Value>,
+    ) {
+        let Some(requires) = &fetch.requires else {
+            return;
+        };
+        let (targets, representations) = {
+            let Ok(data) = state.data.lock() else { return };
+            let mut targets = Vec::new();
+            let mut representations = Vec::new();
+            for object_path in data::objects_at(&data, path, &self.supergraph) {
+                let Some(Value::Object(object)) = data::value_at(&data, &object_path) else {
+                    continue;
+                };
+                if let Some(representation) =
+                    data::representation(object, requires, &fetch.input_rewrites, &self.supergraph)
+                {
+                    targets.push(object_path);
+                    representations.push(representation);
+                }
+            }
+            (targets, representations)
+        };
+        if targets.is_empty() {
+            return;
+        }
+        let (unique, indices) = data::deduplicate(representations);
+        let body = self.request_body(fetch, variables, Some(unique));
+        let response = match self.send(fetch, body).await {
+            Ok(response) => response,
+            Err(error) => {
+                let path = targets.first().map(|p| data::path_to_json(p));
+                state.push_error(self.fetch_error(fetch, &error, path));
+                return;
+            }
+        };
+        let mut entities = match response.data {
+            Value::Object(mut object) => match object.remove("_entities") {
+                Some(Value::Array(entities)) => entities,
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        };
+        if !fetch.output_renames.is_empty() {
+            for entity in &mut entities {
+                data::apply_renames(entity, &fetch.output_renames, &self.supergraph);
+            }
+        }
+        if let Ok(mut data) = state.data.lock() {
+            for (object_path, &index) in targets.iter().zip(&indices) {
+                if let (Some(entity @ Value::Object(_)), Some(target)) =
+                    (entities.get(index), data::value_at_mut(&mut data, object_path))
+                {
+                    data::deep_merge(target, entity.clone());
+                }
+            }
+        }
+        let mut first_target: HashMap<usize, &Vec<data::Segment>> = HashMap::new();
+        for (object_path, &index) in targets.iter().zip(&indices) {
+            first_target.entry(index).or_insert(object_path);
+        }
+        for error in response.errors {
+            let entity_path = error
+                .get("path")
+                .and_then(Value::as_array)
+                .filter(|p| p.first().and_then(Value::as_str) == Some("_entities"))
+                .and_then(|p| {
+                    let index = p.get(1)?.as_u64()? as usize;
+                    let mut full = data::path_to_json(first_target.get(&index)?);
+                    full.extend(p.iter().skip(2).cloned());
+                    Some(full)
+                });
+            state.push_error(subgraph_error(error, &fetch.subgraph_name, Some(entity_path)));
+        }
+    }
+}
+
+/// A subgraph's error as the client sees it: the path rewritten into the client's
+/// response (or dropped when it pointed into `_entities` we cannot map) and the
+/// subgraph named in `extensions.service`.
+fn subgraph_error(error: Value, subgraph: &str, entity_path: Option<Option<Vec<Value>>>) -> Value {
+    let mut object = match error {
+        Value::Object(object) => object,
+        other => {
+            let mut object = Map::new();
+            object.insert("message".to_string(), Value::String(other.to_string()));
+            object
+        }
+    };
+    if let Some(entity_path) = entity_path {
+        match entity_path {
+            Some(path) => {
+                object.insert("path".to_string(), Value::Array(path));
+            }
+            None => {
+                object.remove("path");
+            }
+        }
+    }
+    let extensions = object
+        .entry("extensions".to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(extensions) = extensions {
+        extensions
+            .entry("service".to_string())
+            .or_insert_with(|| Value::String(subgraph.to_string()));
+    }
+    object.remove("locations");
+    Value::Object(object)
+}

@@ -1,0 +1,164 @@
+//! Sending one operation to one subgraph: a pooled HTTP client (HTTP/1.1 keep-alive,
+//! and HTTP/2 when the subgraph URL says `h2c` through [`SubgraphClient::new`]'s
+//! options), a timeout per subgraph, and errors that name the subgraph.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// A subgraph's answer: the `data` and `errors` of its GraphQL response.
+#[derive(Debug, Default)]
+pub struct SubgraphResponse {
+    /// `data`, `Value::Null` when absent.
+    pub data: Value,
+    /// `errors`, as sent.
+    pub errors: Vec<Value>,
+}
+
+/// Why a subgraph gave no usable response.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The subgraph URL is not a valid URI.
+    #[error("invalid URL {url:?}: {message}")]
+    InvalidUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The connection or the exchange failed (refused, reset, ...).
+    #[error("{0}")]
+    Http(String),
+    /// No answer within the subgraph's timeout.
+    #[error("request timed out after {0:?}")]
+    Timeout(Duration),
+    /// The subgraph answered with a non-success status.
+    #[error("HTTP status {status}: {body}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// The body is not a GraphQL response.
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+}
+
+/// How the client talks to subgraphs.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Speak HTTP/2 without TLS (prior knowledge) instead of HTTP/1.1.
+    pub http2_only: bool,
+    /// Idle pooled connections per host.
+    pub max_idle_per_host: usize,
+    /// How long an idle connection stays in the pool.
+    pub idle_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            http2_only: false,
+            max_idle_per_host: 256,
+            idle_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+/// A pooled HTTP client for subgraph requests; cheap to clone.
+#[derive(Clone)]
+pub struct SubgraphClient {
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl SubgraphClient {
+    /// A client with the given options.
+    pub fn new(options: &ClientOptions) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(options.max_idle_per_host)
+            .pool_idle_timeout(options.idle_timeout)
+            .http2_only(options.http2_only)
+            .build(connector);
+        SubgraphClient { client }
+    }
+
+    /// POSTs a GraphQL request body to `url` and reads the GraphQL response.
+    pub async fn send(
+        &self,
+        url: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<SubgraphResponse, FetchError> {
+        let request = http::Request::post(url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                http::header::ACCEPT,
+                "application/graphql-response+json, application/json",
+            )
+            .body(Full::new(body))
+            .map_err(|e| FetchError::InvalidUrl {
+                url: url.to_string(),
+                message: e.to_string(),
+            })?;
+        let exchange = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| FetchError::Http(error_chain(&e)))?;
+            let status = response.status();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| FetchError::Http(e.to_string()))?
+                .to_bytes();
+            Ok::<_, FetchError>((status, bytes))
+        };
+        let (status, bytes) = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| FetchError::Timeout(timeout))??;
+        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let graphql = parsed.filter(|v| v.get("data").is_some() || v.get("errors").is_some());
+        if !status.is_success() && graphql.is_none() {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
+            return Err(FetchError::Status {
+                status: status.as_u16(),
+                body: text,
+            });
+        }
+        let Some(Value::Object(mut object)) = graphql else {
+            return Err(FetchError::InvalidResponse(
+                "the body is not a JSON GraphQL response with data or errors".to_string(),
+            ));
+        };
+        let data = object.remove("data").unwrap_or(Value::Null);
+        let errors = match object.remove("errors") {
+            Some(Value::Array(errors)) => errors,
+            _ => Vec::new(),
+        };
+        Ok(SubgraphResponse { data, errors })
+    }
+}
+
+/// An error and its sources, on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,287 @@
+//! One supergraph's request pipeline: request (parse, validate, limits, variables) →
+//! plan (cached) → execute (with introspection answered by the router). The HTTP
+//! layer hands it one GraphQL request at a time; a reload swaps in a new pipeline
+//! while requests in flight finish on the old one.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use apollo_compiler::ast::OperationType;
+use serde_json::Map;
+use serde_json::Value;
+
+use crate::execute::Executor;
+use crate::execute::GraphQLResponse;
+use crate::execute::SubgraphSettings;
+use crate::fetch::SubgraphClient;
+use crate::plan::PlanCacheKey;
+use crate::plan::QueryPlanner;
+use crate::request::ApqCache;
+use crate::request::DocumentCache;
+use crate::request::GraphQLRequest;
+use crate::request::OperationLimits;
+use crate::request::RequestError;
+use crate::supergraph::Supergraph;
+
+/// What the pipeline allows and how it plans.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    /// Operation limits.
+    pub limits: OperationLimits,
+    /// Whether `__schema` and `__type` are answered.
+    pub introspection: bool,
+    /// Progressive override labels that are always enabled (`percent(N)` labels are
+    /// drawn per request).
+    pub override_labels: HashSet<String>,
+    /// Plans kept in the cache.
+    pub plan_cache_size: usize,
+    /// Parsed documents kept in the cache.
+    pub document_cache_size: usize,
+    /// Automatic persisted queries: how many to remember (`None`: APQ off).
+    pub apq_cache_size: Option<usize>,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            limits: OperationLimits::default(),
+            introspection: true,
+            override_labels: HashSet::new(),
+            plan_cache_size: 1024,
+            document_cache_size: 1024,
+            apq_cache_size: Some(1000),
+        }
+    }
+}
+
+/// How a request arrived: GET may only run queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestMethod {
+    /// HTTP GET.
+    Get,
+    /// HTTP POST.
+    Post,
+}
+
+/// One supergraph's request pipeline.
+pub struct Pipeline {
+    supergraph: Arc<Supergraph>,
+    planner: QueryPlanner,
+    executor: Executor,
+    documents: DocumentCache,
+    options: PipelineOptions,
+    percent_labels: Vec<(String, f64)>,
+    apq: Option<ApqCache>,
+}
+
+impl Pipeline {
+    /// A pipeline for a supergraph; subgraph requests go through `client`.
+    pub fn new(
+        supergraph: Arc<Supergraph>,
+        client: SubgraphClient,
+        settings: SubgraphSettings,
+        options: PipelineOptions,
+    ) -> Self {
+        let percent_labels = supergraph
+            .override_labels()
+            .into_iter()
+            .filter_map(|label| {
+                let percent = label
+                    .strip_prefix("percent(")?
+                    .strip_suffix(')')?
+                    .parse::<f64>()
+                    .ok()?;
+                Some((label, percent))
+            })
+            .collect();
+        Pipeline {
+            planner: QueryPlanner::new(supergraph.clone(), options.plan_cache_size),
+            executor: Executor::new(supergraph.clone(), client, settings),
+            documents: DocumentCache::new(options.document_cache_size),
+            apq: options.apq_cache_size.map(ApqCache::new),
+            supergraph,
+            options,
+            percent_labels,
+        }
+    }
+
+    /// The supergraph served.
+    pub fn supergraph(&self) -> &Arc<Supergraph> {
+        &self.supergraph
+    }
+
+    /// The override labels enabled for one request.
+    fn draw_labels(&self) -> HashSet<String> {
+        let mut labels = self.options.override_labels.clone();
+        for (label, percent) in &self.percent_labels {
+            if rand::random::<f64>() * 100.0 < *percent {
+                labels.insert(label.clone());
+            }
+        }
+        labels
+    }
+
+    /// Runs one GraphQL request; `expose_plan` adds the plan to `extensions`.
+    pub async fn execute(
+        &self,
+        request: &GraphQLRequest,
+        method: RequestMethod,
+        expose_plan: bool,
+    ) -> Result<GraphQLResponse, RequestError> {
+        let resolved;
+        let request = match &self.apq {
+            Some(apq) if request.extensions.contains_key("persistedQuery") => {
+                let mut with_query = request.clone();
+                apq.resolve(&mut with_query)?;
+                resolved = with_query;
+                &resolved
+            }
+            _ => request,
+        };
+        let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
+            return Err(RequestError::new(
+                400,
+                "Must provide query string.",
+                "MISSING_QUERY_STRING",
+            ));
+        };
+        let parsed = match self.documents.get(query) {
+            Some(parsed) => parsed,
+            None => {
+                let parsed =
+                    crate::request::parse_document(&self.supergraph.api_schema, query, &self.options.limits)?;
+                self.documents.insert(Arc::from(query), parsed.clone());
+                parsed
+            }
+        };
+        let document = &parsed.document;
+        let operation = crate::request::select_operation(document, request.operation_name.as_deref())?;
+        if method == RequestMethod::Get && !crate::request::allowed_over_get(operation.operation_type) {
+            return Err(RequestError::new(
+                405,
+                format!(
+                    "{} operations can only be sent over HTTP POST",
+                    operation_kind_name(operation.operation_type)
+                ),
+                "METHOD_NOT_ALLOWED",
+            ));
+        }
+        if operation.operation_type == OperationType::Subscription {
+            return Err(RequestError::new(
+                400,
+                "Subscriptions are not supported yet.",
+                "SUBSCRIPTION_NOT_SUPPORTED",
+            ));
+        }
+        crate::request::limits::check(&self.options.limits, document, operation)?;
+        let coerced =
+            crate::request::coerce_variables(&self.supergraph.api_schema, operation, &request.variables)?;
+        let variables = crate::request::variables_to_json(&coerced);
+        let introspection = self.introspect(document, operation, &coerced)?;
+        let normalized = crate::plan::normalize_operation(&self.supergraph, document, operation, &variables)
+            .map_err(|e| RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"))?;
+        let labels = self.draw_labels();
+        let mut sorted_labels: Vec<String> = labels.iter().cloned().collect();
+        sorted_labels.sort();
+        let key = PlanCacheKey {
+            query: Arc::from(query),
+            operation_name: request.operation_name.clone(),
+            conditions: parsed
+                .plan_variables
+                .iter()
+                .map(|name| {
+                    let value = variables
+                        .get(name.as_str())
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    (name.to_string(), value)
+                })
+                .collect(),
+            override_labels: sorted_labels,
+        };
+        let plan = self
+            .planner
+            .plan_cached(key, &normalized, &labels)
+            .map_err(|e| RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"))?;
+        let mut response = self
+            .executor
+            .execute(&plan, &normalized, &variables, introspection)
+            .await;
+        if expose_plan {
+            response
+                .extensions
+                .insert("queryPlan".to_string(), Value::String(plan.to_string()));
+        }
+        Ok(response)
+    }
+
+    /// Answers `__schema` and `__type` (when allowed).
+    fn introspect(
+        &self,
+        document: &apollo_compiler::validation::Valid<apollo_compiler::ExecutableDocument>,
+        operation: &apollo_compiler::executable::Operation,
+        variables: &apollo_compiler::validation::Valid<apollo_compiler::response::JsonMap>,
+    ) -> Result<Map<String, Value>, RequestError> {
+        let uses_introspection = operation
+            .root_fields(document)
+            .any(|field| matches!(field.name.as_str(), "__schema" | "__type"));
+        if !uses_introspection || operation.operation_type != OperationType::Query {
+            return Ok(Map::new());
+        }
+        if !self.options.introspection {
+            return Err(RequestError::new(
+                400,
+                "Introspection is disabled on this router.",
+                "INTROSPECTION_DISABLED",
+            ));
+        }
+        apollo_compiler::introspection::check_max_depth(document, operation)
+            .map_err(|e| RequestError::new(400, e.message().to_string(), "INTROSPECTION_TOO_DEEP"))?;
+        let implementers = self.supergraph.api_schema.implementers_map();
+        let response = apollo_compiler::introspection::partial_execute(
+            &self.supergraph.api_schema,
+            &implementers,
+            document,
+            operation,
+            variables,
+        )
+        .map_err(|e| RequestError::new(400, e.message().to_string(), "GRAPHQL_VALIDATION_FAILED"))?;
+        let data = response
+            .data
+            .map(|data| serde_json::to_value(data).unwrap_or(Value::Null))
+            .and_then(|value| match value {
+                Value::Object(object) => Some(object),
+                _ => None,
+            })
+            .unwrap_or_default();
+        Ok(data)
+    }
+
+    /// Plans a query without running it (`dictamesh plan`).
+    pub fn plan_text(&self, query: &str, operation_name: Option<&str>) -> Result<String, RequestError> {
+        let request = GraphQLRequest {
+            query: Some(query.to_string()),
+            operation_name: operation_name.map(str::to_string),
+            ..GraphQLRequest::default()
+        };
+        let query = request.query.as_deref().unwrap_or_default();
+        let parsed =
+            crate::request::parse_document(&self.supergraph.api_schema, query, &self.options.limits)?;
+        let operation = crate::request::select_operation(&parsed.document, operation_name)?;
+        let normalized =
+            crate::plan::normalize_operation(&self.supergraph, &parsed.document, operation, &Map::new())
+                .map_err(|e| RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"))?;
+        self.planner
+            .plan_operation(&normalized, &self.options.override_labels)
+            .map(|plan| plan.to_string())
+            .map_err(|e| RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"))
+    }
+}
+
+fn operation_kind_name(kind: OperationType) -> &'static str {
+    match kind {
+        OperationType::Query => "Query",
+        OperationType::Mutation => "Mutation",
+        OperationType::Subscription => "Subscription",
+    }
+}

@@ -1,0 +1,53 @@
+//! The plan cache: plans by operation text, operation name and the request inputs that
+//! change a plan (`@skip`/`@include` variables, enabled override labels).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::RwLock;
+
+use super::QueryPlan;
+
+/// What identifies a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PlanCacheKey {
+    /// The operation document, as the client sent it.
+    pub query: Arc<str>,
+    /// The operation to run.
+    pub operation_name: Option<String>,
+    /// Values of the variables used by `@skip`/`@include`, in document order.
+    pub conditions: Vec<(String, bool)>,
+    /// Enabled progressive-override labels, sorted.
+    pub override_labels: Vec<String>,
+}
+
+/// A bounded map of plans; when full, it forgets everything (plans are cheap to
+/// redo, and a full cache usually means the set of operations changed).
+pub(super) struct PlanCache {
+    capacity: usize,
+    plans: RwLock<HashMap<PlanCacheKey, Arc<QueryPlan>>>,
+}
+
+impl PlanCache {
+    pub(super) fn new(capacity: usize) -> Self {
+        PlanCache {
+            capacity,
+            plans: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub(super) fn get(&self, key: &PlanCacheKey) -> Option<Arc<QueryPlan>> {
+        self.plans.read().ok()?.get(key).cloned()
+    }
+
+    pub(super) fn insert(&self, key: PlanCacheKey, plan: Arc<QueryPlan>) {
+        if self.capacity == 0 {
+            return;
+        }
+        if let Ok(mut plans) = self.plans.write() {
+            if plans.len() >= self.capacity {
+                plans.clear();
+            }
+            plans.insert(key, plan);
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! End-to-end tests: the router in front of subgraphs built with the kit.
+
+mod errors;
+mod features;
+mod mesh;
+mod queries;

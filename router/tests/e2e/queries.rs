@@ -1,0 +1,89 @@
+//! Federated queries across the mesh.
+
+use serde_json::json;
+
+use crate::mesh;
+
+#[tokio::test]
+async fn entity_jumps_requires_and_lists_merge_into_one_response() {
+    let mesh = mesh::start("", None).await;
+    let response = mesh
+        .query("{ products { id name reviews { body stars } inStock shippingEstimate } }")
+        .await;
+    assert_eq!(
+        response,
+        json!({"data": {"products": [
+            {"id": "p1", "name": "Desk", "reviews": [{"body": "Sturdy", "stars": 5}, {"body": "Heavy", "stars": 3}], "inStock": true, "shippingEstimate": 70},
+            {"id": "p2", "name": "Lamp", "reviews": [{"body": "Bright", "stars": 4}], "inStock": false, "shippingEstimate": 9}
+        ]}})
+    );
+}
+
+#[tokio::test]
+async fn aliases_fragments_variables_and_conditions() {
+    let mesh = mesh::start("", None).await;
+    let (status, response) = mesh
+        .post(json!({
+            "query": "query Q($id: ID!, $withReviews: Boolean!) { item: product(id: $id) { ...Basics reviews @include(if: $withReviews) { stars } } } fragment Basics on Product { label: name }",
+            "variables": {"id": "p2", "withReviews": false},
+            "operationName": "Q"
+        }))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(response, json!({"data": {"item": {"label": "Lamp"}}}));
+    let (_, with_reviews) = mesh
+        .post(json!({
+            "query": "query Q($id: ID!, $withReviews: Boolean!) { item: product(id: $id) { label: name reviews @include(if: $withReviews) { stars } } }",
+            "variables": {"id": "p2", "withReviews": true}
+        }))
+        .await;
+    assert_eq!(
+        with_reviews,
+        json!({"data": {"item": {"label": "Lamp", "reviews": [{"stars": 4}]}}})
+    );
+}
+
+#[tokio::test]
+async fn the_plan_can_be_seen_with_a_header() {
+    let mesh = mesh::start("", None).await;
+    let response: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{}/graphql", mesh.router))
+        .header("dictamesh-expose-query-plan", "true")
+        .json(&json!({"query": "{ products { name shippingEstimate } }"}))
+        .send()
+        .await
+        .expect("router answers")
+        .json()
+        .await
+        .expect("json");
+    let plan = response["extensions"]["queryPlan"].as_str().expect("a plan");
+    assert!(plan.contains("Fetch(service: \"products\")"), "{plan}");
+    assert!(plan.contains("Flatten(path: \"products.@\")"), "{plan}");
+    assert!(plan.contains("Fetch(service: \"inventory\")"), "{plan}");
+}
+
+#[tokio::test]
+async fn introspection_is_answered_by_the_router() {
+    let mesh = mesh::start("", None).await;
+    let response = mesh
+        .query("{ __typename __type(name: \"Product\") { fields { name } } }")
+        .await;
+    let fields: Vec<&str> = response["data"]["__type"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(fields.contains(&"shippingEstimate"), "{response}");
+    assert!(!fields.contains(&"_entities"), "{response}");
+    assert_eq!(response["data"]["__typename"], "Query");
+    let disabled = mesh::start("introspection: false\n", None).await;
+    let (status, refused) = disabled
+        .post(json!({"query": "{ __schema { types { name } } }"}))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        refused["errors"][0]["extensions"]["code"],
+        "INTROSPECTION_DISABLED"
+    );
+}
