@@ -1,6 +1,7 @@
 //! The `dictamesh` command line.
 
 mod compose_command;
+mod dev;
 mod router_command;
 mod subgraph;
 
@@ -18,6 +19,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Runs the example mesh in one process on embedded defaults: three
+    /// subgraphs, the router on 127.0.0.1:4000, demo data.
+    Dev(dev::DevArgs),
     /// Compose a supergraph from rover's `supergraph.yaml` (like `rover supergraph compose`).
     Compose(compose_command::ComposeArgs),
     /// Runs one subgraph alone, as a Kubernetes pod would.
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Compose(args) => compose_command::run(args),
         Command::Subgraph(args) => block_on(subgraph::run(args)),
+        Command::Dev(args) => block_on(dev::run(args)),
         Command::Router(args) => block_on(router_command::run(args)),
         Command::Plan(args) => block_on(router_command::plan(args)),
     };
