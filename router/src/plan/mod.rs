@@ -159,14 +159,20 @@ impl QueryPlanner {
         variables: &serde_json::Map<String, serde_json::Value>,
         override_labels: &HashSet<String>,
     ) -> Result<QueryPlan, PlanError> {
-        let document =
-            ExecutableDocument::parse_and_validate(&self.supergraph.api_schema, query, "query.graphql")
-                .map_err(|e| PlanError::InvalidDocument(e.errors.to_string()))?;
+        let parsed = crate::request::parse_document(
+            &self.supergraph.api_schema,
+            Arc::from(query),
+            &crate::request::OperationLimits::default(),
+        )
+        .map_err(|e| PlanError::InvalidDocument(e.messages()))?;
+        let document = &parsed.document;
         let operation = document
             .operations
             .get(operation_name)
             .map_err(|e| PlanError::InvalidDocument(e.message().to_string()))?;
-        let normalized = normalize_operation(&self.supergraph, &document, operation, variables)?;
+        crate::request::limits::check(&crate::request::OperationLimits::default(), document, operation)
+            .map_err(|e| PlanError::InvalidDocument(e.messages()))?;
+        let normalized = normalize_operation(&self.supergraph, document, operation, variables)?;
         self.plan_operation(&normalized, override_labels)
     }
 }

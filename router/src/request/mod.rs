@@ -53,6 +53,15 @@ pub struct RequestError {
 }
 
 impl RequestError {
+    /// The error messages, one per line.
+    pub fn messages(&self) -> String {
+        self.errors
+            .iter()
+            .filter_map(|e| e.get("message").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// One error with a message and an `extensions.code`.
     pub fn new(status: u16, message: impl Into<String>, code: &str) -> Self {
         RequestError {
@@ -79,7 +88,7 @@ pub fn parse_document(
     query: Arc<str>,
     limits: &OperationLimits,
 ) -> Result<Arc<ParsedDocument>, RequestError> {
-    let mut parser = apollo_compiler::parser::Parser::new();
+    let mut parser = apollo_compiler::parser::Parser::new().recursion_limit(2 * limits::HARD_MAX_DEPTH);
     if let Some(tokens) = limits.max_tokens {
         parser = parser.token_limit(tokens);
     }
