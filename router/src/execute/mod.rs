@@ -206,12 +206,17 @@ impl Executor {
         if let Some(representations) = representations {
             subgraph_variables.insert("representations".to_string(), Value::Array(representations));
         }
-        let mut body = Map::new();
-        body.insert("query".to_string(), Value::String(fetch.operation.clone()));
-        if !subgraph_variables.is_empty() {
-            body.insert("variables".to_string(), Value::Object(subgraph_variables));
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            query: &'a str,
+            #[serde(skip_serializing_if = "Map::is_empty")]
+            variables: Map<String, Value>,
         }
-        Bytes::from(serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
+        let body = Body {
+            query: &fetch.operation,
+            variables: subgraph_variables,
+        };
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
     }
 
     async fn send(
