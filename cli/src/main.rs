@@ -1,5 +1,6 @@
 //! The `dictamesh` command line.
 
+mod bench_command;
 mod compose_command;
 mod dev;
 mod router_command;
@@ -30,6 +31,8 @@ enum Command {
     Router(router_command::RouterArgs),
     /// Prints the query plan of an operation.
     Plan(router_command::PlanArgs),
+    /// Load-tests the router on the graphql-gateways-benchmark workload.
+    Bench(bench_command::BenchArgs),
 }
 
 fn init_logging() {
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
         Command::Dev(args) => block_on(dev::run(args)),
         Command::Router(args) => block_on(router_command::run(args)),
         Command::Plan(args) => block_on(router_command::plan(args)),
+        Command::Bench(args) => block_on(bench_command::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

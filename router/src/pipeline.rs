@@ -15,6 +15,7 @@ use crate::execute::GraphQLResponse;
 use crate::execute::SubgraphSettings;
 use crate::fetch::SubgraphClient;
 use crate::plan::PlanCacheKey;
+use crate::plan::PlanError;
 use crate::plan::QueryPlanner;
 use crate::request::ApqCache;
 use crate::request::DocumentCache;
@@ -148,9 +149,12 @@ impl Pipeline {
         let parsed = match self.documents.get(query) {
             Some(parsed) => parsed,
             None => {
-                let parsed =
-                    crate::request::parse_document(&self.supergraph.api_schema, query, &self.options.limits)?;
-                self.documents.insert(Arc::from(query), parsed.clone());
+                let parsed = crate::request::parse_document(
+                    &self.supergraph.api_schema,
+                    Arc::from(query),
+                    &self.options.limits,
+                )?;
+                self.documents.insert(parsed.query.clone(), parsed.clone());
                 parsed
             }
         };
@@ -178,13 +182,11 @@ impl Pipeline {
             crate::request::coerce_variables(&self.supergraph.api_schema, operation, &request.variables)?;
         let variables = crate::request::variables_to_json(&coerced);
         let introspection = self.introspect(document, operation, &coerced)?;
-        let normalized = crate::plan::normalize_operation(&self.supergraph, document, operation, &variables)
-            .map_err(|e| RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"))?;
         let labels = self.draw_labels();
         let mut sorted_labels: Vec<String> = labels.iter().cloned().collect();
         sorted_labels.sort();
         let key = PlanCacheKey {
-            query: Arc::from(query),
+            query: parsed.query.clone(),
             operation_name: request.operation_name.clone(),
             conditions: parsed
                 .plan_variables
@@ -199,18 +201,25 @@ impl Pipeline {
                 .collect(),
             override_labels: sorted_labels,
         };
-        let plan = self
+        let normalize = || {
+            crate::plan::normalize_operation(&self.supergraph, document, operation, &variables)
+                .map_err(PlanError::from)
+        };
+        let prepared = self
             .planner
-            .plan_cached(key, &normalized, &labels)
-            .map_err(|e| RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"))?;
+            .plan_cached(key, normalize, &labels)
+            .map_err(|e| match e {
+                PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
+                e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
+            })?;
         let mut response = self
             .executor
-            .execute(&plan, &normalized, &variables, introspection)
+            .execute(&prepared.plan, &prepared.operation, &variables, introspection)
             .await;
         if expose_plan {
             response
                 .extensions
-                .insert("queryPlan".to_string(), Value::String(plan.to_string()));
+                .insert("queryPlan".to_string(), Value::String(prepared.plan.to_string()));
         }
         Ok(response)
     }
@@ -265,8 +274,11 @@ impl Pipeline {
             ..GraphQLRequest::default()
         };
         let query = request.query.as_deref().unwrap_or_default();
-        let parsed =
-            crate::request::parse_document(&self.supergraph.api_schema, query, &self.options.limits)?;
+        let parsed = crate::request::parse_document(
+            &self.supergraph.api_schema,
+            Arc::from(query),
+            &self.options.limits,
+        )?;
         let operation = crate::request::select_operation(&parsed.document, operation_name)?;
         let normalized =
             crate::plan::normalize_operation(&self.supergraph, &parsed.document, operation, &Map::new())

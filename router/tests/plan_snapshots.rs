@@ -216,3 +216,13 @@ fn mutations_run_in_order() {
     ]);
     insta::assert_snapshot!(plan(&planner, "mutation { first second third }"));
 }
+
+#[test]
+fn fixture_supergraph_plans() {
+    let sdl = include_str!("fixtures/products_reviews.graphql");
+    let planner = QueryPlanner::new(Arc::new(Supergraph::parse(sdl).expect("fixture supergraph")), 0);
+    insta::assert_snapshot!(plan(
+        &planner,
+        "{ topProduct { name shippingEstimate reviews { body author { name email } } } }"
+    ));
+}

@@ -49,6 +49,11 @@ impl GraphQLResponse {
         }
     }
 
+    /// The response serialized, without copying it into a JSON tree first.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
     /// The response as JSON.
     pub fn to_json(&self) -> Value {
         let mut object = Map::new();
@@ -62,6 +67,23 @@ impl GraphQLResponse {
             object.insert("extensions".to_string(), Value::Object(self.extensions.clone()));
         }
         Value::Object(object)
+    }
+}
+
+impl serde::Serialize for GraphQLResponse {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        if !self.errors.is_empty() {
+            map.serialize_entry("errors", &self.errors)?;
+        }
+        if let Some(data) = &self.data {
+            map.serialize_entry("data", data)?;
+        }
+        if !self.extensions.is_empty() {
+            map.serialize_entry("extensions", &self.extensions)?;
+        }
+        map.end()
     }
 }
 
@@ -184,12 +206,17 @@ impl Executor {
         if let Some(representations) = representations {
             subgraph_variables.insert("representations".to_string(), Value::Array(representations));
         }
-        let mut body = Map::new();
-        body.insert("query".to_string(), Value::String(fetch.operation.clone()));
-        if !subgraph_variables.is_empty() {
-            body.insert("variables".to_string(), Value::Object(subgraph_variables));
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            query: &'a str,
+            #[serde(skip_serializing_if = "Map::is_empty")]
+            variables: Map<String, Value>,
         }
-        Bytes::from(serde_json::to_vec(&Value::Object(body)).unwrap_or_default())
+        let body = Body {
+            query: &fetch.operation,
+            variables: subgraph_variables,
+        };
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
     }
 
     async fn send(
@@ -297,12 +324,28 @@ impl Executor {
                 data::apply_renames(entity, &fetch.output_renames, &self.supergraph);
             }
         }
+        let mut remaining_uses = vec![0usize; entities.len()];
+        for &index in &indices {
+            if let Some(uses) = remaining_uses.get_mut(index) {
+                *uses += 1;
+            }
+        }
         if let Ok(mut data) = state.data.lock() {
             for (object_path, &index) in targets.iter().zip(&indices) {
-                if let (Some(entity @ Value::Object(_)), Some(target)) =
-                    (entities.get(index), data::value_at_mut(&mut data, object_path))
-                {
-                    data::deep_merge(target, entity.clone());
+                let (Some(uses), Some(target)) = (
+                    remaining_uses.get_mut(index),
+                    data::value_at_mut(&mut data, object_path),
+                ) else {
+                    continue;
+                };
+                *uses -= 1;
+                let entity = if *uses == 0 {
+                    std::mem::take(&mut entities[index])
+                } else {
+                    entities[index].clone()
+                };
+                if entity.is_object() {
+                    data::deep_merge(target, entity);
                 }
             }
         }

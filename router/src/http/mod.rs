@@ -168,7 +168,10 @@ fn response_media_type(headers: &HeaderMap) -> &'static str {
 }
 
 fn json_response(status: StatusCode, media_type: &'static str, body: &Value) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    bytes_response(status, media_type, serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn bytes_response(status: StatusCode, media_type: &'static str, bytes: Vec<u8>) -> Response {
     let mut response = (status, bytes).into_response();
     response
         .headers_mut()
@@ -285,7 +288,7 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
 
 fn respond(result: Result<GraphQLResponse, RequestError>, media_type: &'static str) -> Response {
     match result {
-        Ok(response) => json_response(StatusCode::OK, media_type, &response.to_json()),
+        Ok(response) => bytes_response(StatusCode::OK, media_type, response.to_bytes()),
         Err(error) => request_error_response(&error, media_type),
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::RwLock;
 
-use super::QueryPlan;
+use super::PreparedPlan;
 
 /// What identifies a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -24,7 +24,7 @@ pub struct PlanCacheKey {
 /// redo, and a full cache usually means the set of operations changed).
 pub(super) struct PlanCache {
     capacity: usize,
-    plans: RwLock<HashMap<PlanCacheKey, Arc<QueryPlan>>>,
+    plans: RwLock<HashMap<PlanCacheKey, Arc<PreparedPlan>>>,
 }
 
 impl PlanCache {
@@ -35,11 +35,11 @@ impl PlanCache {
         }
     }
 
-    pub(super) fn get(&self, key: &PlanCacheKey) -> Option<Arc<QueryPlan>> {
+    pub(super) fn get(&self, key: &PlanCacheKey) -> Option<Arc<PreparedPlan>> {
         self.plans.read().ok()?.get(key).cloned()
     }
 
-    pub(super) fn insert(&self, key: PlanCacheKey, plan: Arc<QueryPlan>) {
+    pub(super) fn insert(&self, key: PlanCacheKey, plan: Arc<PreparedPlan>) {
         if self.capacity == 0 {
             return;
         }

@@ -94,6 +94,15 @@ pub enum PlanError {
     InvalidDocument(String),
 }
 
+/// A normalized operation with its plan: what the plan cache keeps.
+#[derive(Debug)]
+pub struct PreparedPlan {
+    /// The normalized operation (the executor shapes the response with it).
+    pub operation: Operation,
+    /// Its plan.
+    pub plan: QueryPlan,
+}
+
 /// Plans operations against one supergraph and caches the plans.
 pub struct QueryPlanner {
     supergraph: Arc<Supergraph>,
@@ -123,19 +132,22 @@ impl QueryPlanner {
         planner::Planner::new(&self.supergraph, override_labels).plan(operation)
     }
 
-    /// Plans a normalized operation, through the cache.
+    /// The plan for `key` from the cache, or else normalizes (with `normalize`), plans
+    /// and caches it.
     pub fn plan_cached(
         &self,
         key: PlanCacheKey,
-        operation: &Operation,
+        normalize: impl FnOnce() -> Result<Operation, PlanError>,
         override_labels: &HashSet<String>,
-    ) -> Result<Arc<QueryPlan>, PlanError> {
-        if let Some(plan) = self.cache.get(&key) {
-            return Ok(plan);
+    ) -> Result<Arc<PreparedPlan>, PlanError> {
+        if let Some(prepared) = self.cache.get(&key) {
+            return Ok(prepared);
         }
-        let plan = Arc::new(self.plan_operation(operation, override_labels)?);
-        self.cache.insert(key, plan.clone());
-        Ok(plan)
+        let operation = normalize()?;
+        let plan = self.plan_operation(&operation, override_labels)?;
+        let prepared = Arc::new(PreparedPlan { operation, plan });
+        self.cache.insert(key, prepared.clone());
+        Ok(prepared)
     }
 
     /// Parses, validates (against the API schema), normalizes and plans a query
@@ -147,14 +159,20 @@ impl QueryPlanner {
         variables: &serde_json::Map<String, serde_json::Value>,
         override_labels: &HashSet<String>,
     ) -> Result<QueryPlan, PlanError> {
-        let document =
-            ExecutableDocument::parse_and_validate(&self.supergraph.api_schema, query, "query.graphql")
-                .map_err(|e| PlanError::InvalidDocument(e.errors.to_string()))?;
+        let parsed = crate::request::parse_document(
+            &self.supergraph.api_schema,
+            Arc::from(query),
+            &crate::request::OperationLimits::default(),
+        )
+        .map_err(|e| PlanError::InvalidDocument(e.messages()))?;
+        let document = &parsed.document;
         let operation = document
             .operations
             .get(operation_name)
             .map_err(|e| PlanError::InvalidDocument(e.message().to_string()))?;
-        let normalized = normalize_operation(&self.supergraph, &document, operation, variables)?;
+        crate::request::limits::check(&crate::request::OperationLimits::default(), document, operation)
+            .map_err(|e| PlanError::InvalidDocument(e.messages()))?;
+        let normalized = normalize_operation(&self.supergraph, document, operation, variables)?;
         self.plan_operation(&normalized, override_labels)
     }
 }

@@ -13,7 +13,8 @@ use super::RequestError;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OperationLimits {
-    /// Deepest field nesting (a root field is at depth 1).
+    /// Deepest field nesting (a root field is at depth 1); never more than
+    /// [`HARD_MAX_DEPTH`].
     #[serde(default)]
     pub max_depth: Option<usize>,
     /// Most aliased fields in the operation (fragments counted where spread).
@@ -27,6 +28,10 @@ pub struct OperationLimits {
     pub max_tokens: Option<usize>,
 }
 
+/// The deepest operation the router plans, whatever the configuration says: deeper
+/// ones are refused rather than risking the stack.
+pub const HARD_MAX_DEPTH: usize = 128;
+
 #[derive(Default)]
 struct Counts {
     max_depth: usize,
@@ -39,15 +44,12 @@ pub fn check(
     document: &ExecutableDocument,
     operation: &executable::Operation,
 ) -> Result<(), RequestError> {
-    if limits.max_depth.is_none() && limits.max_aliases.is_none() && limits.max_root_fields.is_none() {
-        return Ok(());
-    }
     let mut counts = Counts::default();
     let mut visiting = HashSet::new();
     walk(document, &operation.selection_set, 0, &mut counts, &mut visiting);
-    if let Some(max) = limits.max_depth
-        && counts.max_depth > max
-    {
+    let max_depth = limits.max_depth.unwrap_or(HARD_MAX_DEPTH).min(HARD_MAX_DEPTH);
+    if counts.max_depth > max_depth {
+        let max = max_depth;
         return Err(RequestError::new(
             400,
             format!(
@@ -89,6 +91,11 @@ fn walk<'a>(
     counts: &mut Counts,
     visiting: &mut HashSet<&'a str>,
 ) {
+    if depth > HARD_MAX_DEPTH {
+        // Deep enough to refuse: no need to go further down.
+        counts.max_depth = counts.max_depth.max(depth);
+        return;
+    }
     for selection in &set.selections {
         match selection {
             executable::Selection::Field(field) => {

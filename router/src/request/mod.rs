@@ -53,6 +53,15 @@ pub struct RequestError {
 }
 
 impl RequestError {
+    /// The error messages, one per line.
+    pub fn messages(&self) -> String {
+        self.errors
+            .iter()
+            .filter_map(|e| e.get("message").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// One error with a message and an `extensions.code`.
     pub fn new(status: u16, message: impl Into<String>, code: &str) -> Self {
         RequestError {
@@ -65,6 +74,8 @@ impl RequestError {
 /// A parsed and validated document (shared through the [`DocumentCache`]).
 #[derive(Debug)]
 pub struct ParsedDocument {
+    /// The query text it was parsed from.
+    pub query: Arc<str>,
     /// The document.
     pub document: Valid<ExecutableDocument>,
     /// Variables whose values change the plan (`@skip`/`@include`).
@@ -74,21 +85,22 @@ pub struct ParsedDocument {
 /// Parses and validates a query against the API schema.
 pub fn parse_document(
     schema: &Valid<Schema>,
-    query: &str,
+    query: Arc<str>,
     limits: &OperationLimits,
 ) -> Result<Arc<ParsedDocument>, RequestError> {
-    let mut parser = apollo_compiler::parser::Parser::new();
+    let mut parser = apollo_compiler::parser::Parser::new().recursion_limit(2 * limits::HARD_MAX_DEPTH);
     if let Some(tokens) = limits.max_tokens {
         parser = parser.token_limit(tokens);
     }
     let ast = parser
-        .parse_ast(query, "query.graphql")
+        .parse_ast(query.as_ref(), "query.graphql")
         .map_err(|with_errors| diagnostics_error(400, &with_errors.errors, "GRAPHQL_PARSE_FAILED"))?;
     let document = ast
         .to_executable_validate(schema)
         .map_err(|with_errors| diagnostics_error(400, &with_errors.errors, "GRAPHQL_VALIDATION_FAILED"))?;
     let plan_variables = crate::plan::operation::plan_affecting_variables(&document);
     Ok(Arc::new(ParsedDocument {
+        query,
         document,
         plan_variables,
     }))

@@ -98,6 +98,29 @@ async fn operation_limits() {
         .post(json!({"query": "{ products { id } product(id: \"p1\") { id } }"}))
         .await;
     assert_eq!(code(&roots), "MAX_ROOT_FIELDS_LIMIT");
+    let nested = |depth: usize| {
+        format!(
+            "{{ __type(name: \"Product\") {{ {}name{} }} }}",
+            "ofType { ".repeat(depth),
+            " }".repeat(depth)
+        )
+    };
+    let unlimited = mesh::start("", None).await;
+    for depth in [130, 200, 5_000] {
+        let (status, refused) = unlimited.post(json!({"query": nested(depth)})).await;
+        assert_eq!(status, 400, "depth {depth}: {refused}");
+        assert!(refused.get("data").is_none(), "depth {depth}: {refused}");
+        let refusal = code(&refused);
+        assert!(
+            [
+                "MAX_DEPTH_LIMIT",
+                "GRAPHQL_VALIDATION_FAILED",
+                "GRAPHQL_PARSE_FAILED"
+            ]
+            .contains(&refusal),
+            "depth {depth}: {refused}"
+        );
+    }
     let tokens = mesh::start("limits:\n  max_tokens: 5\n", None).await;
     let (_, too_many) = tokens
         .post(json!({"query": "{ products { id name price } }"}))

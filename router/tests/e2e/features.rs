@@ -157,3 +157,42 @@ async fn a_new_pipeline_serves_new_requests() {
     let after = mesh.query("{ products { name } }").await;
     assert_eq!(after, before);
 }
+
+#[tokio::test]
+async fn the_reloader_picks_up_configuration_changes() {
+    let mesh = mesh::start("", None).await;
+    let dir = std::env::temp_dir().join(format!("dictamesh-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let supergraph = dir.join("supergraph.graphql");
+    std::fs::write(&supergraph, &mesh.supergraph).expect("write supergraph");
+    let config = dir.join("router.yaml");
+    std::fs::write(&config, "introspection: true\n").expect("write config");
+    let reloader = dictamesh_router::server::spawn_reloader(
+        mesh.state.clone(),
+        dictamesh_router::server::SupergraphSource::Sdl(supergraph),
+        Some(config.clone()),
+        std::time::Duration::from_millis(50),
+    );
+    let introspect = json!({"query": "{ __schema { queryType { name } } }"});
+    assert_eq!(mesh.post(introspect.clone()).await.0, 200);
+    // A broken configuration is ignored; a good one is applied.
+    std::fs::write(&config, "introspection: maybe\n").expect("write config");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(mesh.post(introspect.clone()).await.0, 200);
+    std::fs::write(&config, "introspection: false\n").expect("write config");
+    let mut refused = false;
+    for _ in 0..200 {
+        if mesh.post(introspect.clone()).await.0 == 400 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    reloader.abort();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(refused, "the new configuration was not applied");
+    assert_eq!(
+        mesh.query("{ products { name } }").await["data"]["products"][0]["name"],
+        "Desk"
+    );
+}

@@ -87,3 +87,13 @@ async fn introspection_is_answered_by_the_router() {
         "INTROSPECTION_DISABLED"
     );
 }
+
+#[tokio::test]
+async fn subgraphs_can_be_reached_over_http2() {
+    let mesh = mesh::start("traffic_shaping:\n  http2: true\n", None).await;
+    let response = mesh.query("{ products { name inStock } }").await;
+    assert_eq!(
+        response,
+        json!({"data": {"products": [{"name": "Desk", "inStock": true}, {"name": "Lamp", "inStock": false}]}})
+    );
+}
