@@ -9,7 +9,10 @@
 #      metrics and behaviour, PDBs, ServiceMonitor, supergraph.yaml, migrations Job;
 #   4. a change of router.config changes the router pods' checksum annotation;
 #   5. bad values files (tests/deploy/bad-values/) are rejected by values.schema.json
-#      with the messages their "# expect:" lines give, naming the key.
+#      with the messages their "# expect:" lines give, naming the key;
+#   6. with DICTAMESH_BIN set (run.sh sets it): the example mesh's adapter
+#      containers, started locally with their rendered args and env, compose into
+#      a supergraph from the rendered router ConfigMap (`dictamesh compose`).
 # Tools are installed on first use by tools.sh (cached outside the clone).
 set -euo pipefail
 
@@ -35,6 +38,7 @@ cases=(
   "full-example|$chart/examples/full-values.yaml|mesh"
   "variant|$here/values/variant.yaml|other"
   "catalog-only|$here/values/catalog-only.yaml|catalog"
+  "example-mesh|$here/values/example-mesh.yaml|mesh"
 )
 
 for case in "${cases[@]}"; do
@@ -101,5 +105,16 @@ for bad in "$here"/bad-values/*.yaml; do
   [ -n "$(sed -n 's/^# expect: //p' "$bad")" ] || fail "bad-values/$name has no '# expect:' line"
   ok "bad-values/$name rejected: $(sed -n 's/^# expect: //p' "$bad" | head -n 1)"
 done
+
+# The router's supergraph.yaml works with the containers the chart runs.
+if [ -n "${DICTAMESH_BIN:-}" ]; then
+  [ -x "$DICTAMESH_BIN" ] || fail "DICTAMESH_BIN=$DICTAMESH_BIN is not an executable"
+  mkdir -p "$work/compose"
+  "$PYTHON" "$here/check_chart.py" compose "$work/example-mesh.yaml" "$DICTAMESH_BIN" "$work/compose" \
+    || fail "the example mesh's supergraph.yaml does not compose (logs were in $work/compose)"
+  ok "example mesh: the router ConfigMap's supergraph.yaml composes with the rendered adapter containers"
+else
+  echo "note: DICTAMESH_BIN is not set: the supergraph.yaml composition check did not run"
+fi
 
 echo "chart checks: $passed passed, 0 failed"

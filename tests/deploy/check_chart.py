@@ -11,6 +11,10 @@
       the ServiceMonitor's fields, the router's supergraph.yaml, the migrations Job.
   check_chart.py router-checksum RENDERED
       Prints the router pod's checksum/config annotation.
+  check_chart.py compose RENDERED DICTAMESH_BIN WORKDIR
+      Starts each adapter Deployment's container (args and literal env as rendered)
+      with the local dictamesh binary, points the router ConfigMap's supergraph.yaml
+      at them and composes it with `dictamesh compose`.
 
 Every failure names the manifest (Kind/name) and the property.
 """
@@ -18,7 +22,11 @@ Every failure names the manifest (Kind/name) and the property.
 import copy
 import os
 import re
+import socket
+import subprocess
 import sys
+import time
+import urllib.request
 
 import yaml
 
@@ -111,6 +119,87 @@ def router_checksum(rendered):
     return 1
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, process, log, seconds=30):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"compose: the subgraph behind {url} exited; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"compose: {url} did not answer 200 within {seconds}s; see {log}")
+
+
+def compose(rendered, binary, workdir):
+    """The rendered supergraph.yaml composes against the rendered adapter containers."""
+    docs = load_manifests(rendered)
+    config_map = next(d for d in docs if d["kind"] == "ConfigMap" and "supergraph.yaml" in d.get("data", {}))
+    supergraph = yaml.safe_load(config_map["data"]["supergraph.yaml"])
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    os.makedirs(os.path.join(workdir, "products"), exist_ok=True)
+    processes = []
+    try:
+        for deployment in (d for d in docs if d["kind"] == "Deployment"):
+            container = deployment["spec"]["template"]["spec"]["containers"][0]
+            name = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+            if name not in supergraph["subgraphs"]:
+                continue
+            service = services[deployment["metadata"]["name"]]
+            port = free_port()
+            env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+            env.update({e["name"]: e["value"] for e in container.get("env", []) if "value" in e})
+            env.update(DICTAMESH_LISTEN=f"127.0.0.1:{port}", HOME=workdir, TMPDIR=workdir,
+                       DATABASE_URL=f"sqlite://{workdir}/{name}.db?mode=rwc")
+            env.pop("REDIS_URL", None)
+            if "PRODUCTS_DIR" in env:
+                env["PRODUCTS_DIR"] = os.path.join(workdir, "products")
+            log = os.path.join(workdir, f"{name}.log")
+            with open(log, "w") as out:
+                process = subprocess.Popen([binary, *container.get("args", [])], env=env, cwd=workdir,
+                                           stdout=out, stderr=subprocess.STDOUT)
+            processes.append(process)
+            wait_ready(f"http://127.0.0.1:{port}/health/ready", process, log)
+            in_cluster = f"http://{service['metadata']['name']}.{service['metadata']['namespace']}.svc"
+            in_cluster_port = service["spec"]["ports"][0]["port"]
+            if in_cluster_port != 80:
+                in_cluster += f":{in_cluster_port}"
+            subgraph = supergraph["subgraphs"][name]
+            subgraph["routing_url"] = subgraph["routing_url"].replace(in_cluster, f"http://127.0.0.1:{port}")
+            subgraph["schema"]["subgraph_url"] = subgraph["routing_url"]
+        local = os.path.join(workdir, "supergraph.yaml")
+        with open(local, "w") as f:
+            yaml.safe_dump(supergraph, f)
+        result = subprocess.run([binary, "compose", "--config", local], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            print(result.stderr, file=sys.stderr)
+            print(f"compose: dictamesh compose rejected the router's supergraph.yaml ({local})", file=sys.stderr)
+            return 1
+        joined = set(re.findall(r'join__graph\(name: "([^"]+)"', result.stdout))
+        if joined != set(supergraph["subgraphs"]):
+            print(f"compose: the supergraph joins {sorted(joined)}, expected {sorted(supergraph['subgraphs'])}", file=sys.stderr)
+            return 1
+        print(f"composed the router's supergraph.yaml from the rendered containers: {sorted(joined)}")
+        return 0
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 def components(values):
     """The components the values ask for, each with its merged settings (as the chart's helper)."""
     shared = {"autoscaling": values["autoscaling"], "podDisruptionBudget": values["podDisruptionBudget"]}
@@ -182,6 +271,9 @@ def check_env(checks, where, container, component, values):
     checks.that(env.get("DICTAMESH_LISTEN", {}).get("value") == f"0.0.0.0:{port}", where,
                 f"env DICTAMESH_LISTEN must be 0.0.0.0:{port}")
     own = component.get("env") or {}
+    for name in ("HOME", "TMPDIR"):
+        if name not in own:
+            checks.that(env.get(name, {}).get("value") == "/tmp", where, f"env {name} must be /tmp (the writable emptyDir)")
     connections = component["connections"]
 
     def secret_ref(name, secret, key):
@@ -506,6 +598,8 @@ def main(argv):
         return check(argv[2], argv[3:])
     if len(argv) == 3 and argv[1] == "router-checksum":
         return router_checksum(argv[2])
+    if len(argv) == 5 and argv[1] == "compose":
+        return compose(argv[2], argv[3], argv[4])
     print(__doc__, file=sys.stderr)
     return 2
 

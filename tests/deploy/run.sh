@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The deploy checks (issue #9), for .ci/run: static checks of the Dockerfile and
-# these scripts, the Helm chart (chart.sh), and the image contract
-# (image_contract.sh) on the debug build of dictamesh, built here when needed
-# (skip with DICTAMESH_BIN=/path/to/dictamesh). Runs as root; no cluster and no
-# Docker engine needed.
+# these scripts, the Helm chart (chart.sh) and the image contract
+# (image_contract.sh), both using the debug build of dictamesh, built here (a
+# no-op when up to date; give DICTAMESH_BIN=/path/to/dictamesh to use another).
+# Runs as root; needs no cluster and no Docker engine.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -19,15 +19,17 @@ step "hadolint Dockerfile, shellcheck tests/deploy"
 (cd "$root" && "$TOOLS_BIN/shellcheck" -x tests/deploy/*.sh)
 echo "ok: Dockerfile and scripts are clean"
 
-step "Helm chart"
-bash "$here/chart.sh"
-
-step "image contract"
 if [ -z "${DICTAMESH_BIN:-}" ]; then
+  step "cargo build -p dictamesh-cli"
   export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/dictamesh-target}
   (cd "$root" && cargo build --locked --quiet -p dictamesh-cli)
   export DICTAMESH_BIN=$CARGO_TARGET_DIR/debug/dictamesh
 fi
+
+step "Helm chart"
+bash "$here/chart.sh"
+
+step "image contract"
 bash "$here/image_contract.sh"
 
 step "done"

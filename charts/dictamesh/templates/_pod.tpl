@@ -15,6 +15,9 @@ the component's own `env`, which replaces a built-in variable of the same name.
 {{- $own := default (dict) $c.env }}
 {{- $builtin := list }}
 {{- $builtin = append $builtin (dict "name" "DICTAMESH_LISTEN" "value" (printf "0.0.0.0:%d" (int $v.containerPort))) }}
+{{- /* The root filesystem is read-only: /tmp (an emptyDir) is the only writable place. */}}
+{{- $builtin = append $builtin (dict "name" "HOME" "value" "/tmp") }}
+{{- $builtin = append $builtin (dict "name" "TMPDIR" "value" "/tmp") }}
 {{- $builtin = append $builtin (dict "name" "DICTAMESH_LOG" "value" $v.log.level) }}
 {{- if eq $v.log.format "json" }}
 {{- $builtin = append $builtin (dict "name" "DICTAMESH_LOG_FORMAT" "value" "json") }}
@@ -78,14 +81,6 @@ the component's own `env`, which replaces a built-in variable of the same name.
 {{- end }}
 {{- end }}
 
-{{- define "dictamesh.podSecurityContext" -}}
-{{ toYaml .Values.podSecurityContext }}
-{{- end }}
-
-{{- define "dictamesh.containerSecurityContext" -}}
-{{ toYaml .Values.securityContext }}
-{{- end }}
-
 {{/* Pod-level settings shared by Deployments and the Job (no scheduling spread). */}}
 {{- define "dictamesh.podCommon" -}}
 {{- $root := .root }}
@@ -96,7 +91,7 @@ imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 securityContext:
-  {{- include "dictamesh.podSecurityContext" $root | nindent 2 }}
+  {{- toYaml $root.Values.podSecurityContext | nindent 2 }}
 {{- with $c.priorityClassName }}
 priorityClassName: {{ . }}
 {{- end }}
