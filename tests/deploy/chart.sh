@@ -81,6 +81,13 @@ done
 grep -q '^kind: ServiceMonitor$' "$work/full-example.yaml" \
   || fail "the full example renders no ServiceMonitor"
 
+# Older clusters lack the preStop sleep action: the chart says so instead of failing later.
+if "$HELM" template t "$chart" --kube-version 1.29.0 >/dev/null 2>"$work/old.err"; then
+  fail "the chart rendered for Kubernetes 1.29, below its kubeVersion"
+fi
+grep -q "kubeVersion" "$work/old.err" || { cat "$work/old.err" >&2; fail "rejection for Kubernetes 1.29 does not name kubeVersion"; }
+ok "Kubernetes 1.29 is refused by Chart.yaml's kubeVersion"
+
 # Rollouts follow router config changes.
 "$HELM" template t "$chart" >"$work/a.yaml"
 "$HELM" template t "$chart" --set router.config.limits.max_depth=8 >"$work/b.yaml"
