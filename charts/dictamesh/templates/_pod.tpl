@@ -28,7 +28,7 @@ the component's own `env`, which replaces a built-in variable of the same name.
 {{- $builtin = append $builtin (dict "name" "OTEL_EXPORTER_OTLP_ENDPOINT" "value" $v.otel.endpoint) }}
 {{- $builtin = append $builtin (dict "name" "OTEL_EXPORTER_OTLP_PROTOCOL" "value" $v.otel.protocol) }}
 {{- $builtin = append $builtin (dict "name" "OTEL_SERVICE_NAME" "value" (printf "dictamesh-%s" $c.name)) }}
-{{- $attributes := list "k8s.pod.name=$(K8S_POD_NAME)" "k8s.namespace.name=$(K8S_NAMESPACE)" (printf "service.instance.id=$(K8S_POD_NAME)") }}
+{{- $attributes := list "k8s.pod.name=$(K8S_POD_NAME)" "k8s.namespace.name=$(K8S_NAMESPACE)" "service.instance.id=$(K8S_POD_NAME)" }}
 {{- range $key, $value := $v.otel.resourceAttributes }}
 {{- $attributes = append $attributes (printf "%s=%v" $key $value) }}
 {{- end }}
