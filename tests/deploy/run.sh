@@ -32,5 +32,5 @@ bash "$here/chart.sh"
 step "image contract"
 bash "$here/image_contract.sh"
 
-step "done"
-echo "deploy checks: 3 passed, 0 failed (static, chart, image contract) in $(( $(date +%s) - started ))s"
+step "done in $(( $(date +%s) - started ))s: static checks, Helm chart, image contract"
+echo "deploy: 3 passed, 0 failed"
