@@ -44,6 +44,10 @@ pub struct SubgraphArgs {
     /// Base URL of a Directus-style products API.
     #[arg(long, env = "PRODUCTS_API_URL")]
     products_api_url: Option<String>,
+    /// The URL clients and change events use to reach this subgraph
+    /// [default: http://<listen>/graphql].
+    #[arg(long, env = "DICTAMESH_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Bearer token for the products API.
     #[arg(long, env = "PRODUCTS_API_TOKEN", hide_env_values = true)]
     products_api_token: Option<String>,
@@ -113,7 +117,10 @@ pub async fn run(args: SubgraphArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot connect to Redis at {url} (REDIS_URL)"))?;
         builder = builder.redis(store);
     }
-    let public_url = format!("http://{}/graphql", args.listen);
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/graphql", args.listen));
     let subgraph = builder
         .public_url(public_url.clone())
         .build()
