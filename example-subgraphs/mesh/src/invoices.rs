@@ -508,6 +508,13 @@ pub struct CustomerInvoices {
     invoices: SqlInvoices,
 }
 
+impl CustomerInvoices {
+    /// Customers' invoices from the invoices store.
+    pub fn new(invoices: SqlInvoices) -> Self {
+        CustomerInvoices { invoices }
+    }
+}
+
 #[async_trait]
 impl DataProductAdapter for CustomerInvoices {
     type Entity = Customer;
@@ -540,7 +547,7 @@ impl DataProductAdapter for CustomerInvoices {
 pub fn subgraph(adapter: SqlInvoices) -> SubgraphBuilder {
     Subgraph::builder("invoices")
         .writable(adapter.clone())
-        .entity(CustomerInvoices { invoices: adapter })
+        .entity(CustomerInvoices::new(adapter))
         .options_for::<Customer>(EntityOptions {
             cache: CacheConfig {
                 enabled: false,

@@ -1,0 +1,81 @@
+// Drives the DictaMesh router with an unchanged Apollo Client: a plain query,
+// automatic persisted queries (hash first, then registration, then hash only),
+// and query batching with BatchHttpLink. Usage: node client.mjs <router-url>
+import { createHash } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client/core/index.js';
+import { createPersistedQueryLink } from '@apollo/client/link/persisted-queries/index.js';
+import { BatchHttpLink } from '@apollo/client/link/batch-http/index.js';
+
+const url = process.argv[2];
+assert.ok(url, 'usage: node client.mjs <router-url>');
+
+// Every HTTP request the client sends, to check what went over the wire.
+const sent = [];
+const recordingFetch = async (input, init) => {
+  sent.push(JSON.parse(init.body));
+  return fetch(input, init);
+};
+
+const INVOICES = gql`
+  query Invoices {
+    invoices(limit: 2) {
+      invoiceNumber
+      total { amount currency }
+      customer { name }
+      items { quantity product { name } }
+    }
+  }
+`;
+
+function client(link) {
+  return new ApolloClient({ link, cache: new InMemoryCache(), defaultOptions: { query: { fetchPolicy: 'no-cache' } } });
+}
+
+const results = [];
+function check(name, fn) {
+  return fn().then(
+    () => results.push(`ok      ${name}`),
+    (error) => {
+      results.push(`FAILED  ${name}: ${error.message}`);
+      process.exitCode = 1;
+    },
+  );
+}
+
+await check('a federated query', async () => {
+  const { data } = await client(new HttpLink({ uri: url, fetch: recordingFetch })).query({ query: INVOICES });
+  assert.equal(data.invoices.length, 2);
+  assert.ok(data.invoices.every((i) => i.customer.name && i.items.every((item) => item.product.name)));
+});
+
+await check('automatic persisted queries', async () => {
+  sent.length = 0;
+  const sha256 = (text) => createHash('sha256').update(text).digest('hex');
+  const apq = client(createPersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: url, fetch: recordingFetch })));
+  const first = await apq.query({ query: INVOICES });
+  assert.equal(first.data.invoices.length, 2);
+  assert.equal(sent.length, 2, 'hash only, refused as unknown, then hash and query');
+  assert.equal(sent[0].query, undefined);
+  assert.ok(sent[1].query.includes('invoices'));
+  sent.length = 0;
+  const second = await client(createPersistedQueryLink({ sha256 }).concat(new HttpLink({ uri: url, fetch: recordingFetch }))).query({ query: INVOICES });
+  assert.equal(second.data.invoices.length, 2);
+  assert.equal(sent.length, 1, 'the registered hash alone is enough');
+  assert.equal(sent[0].query, undefined);
+});
+
+await check('query batching (BatchHttpLink)', async () => {
+  sent.length = 0;
+  const batched = client(new BatchHttpLink({ uri: url, batchMax: 10, batchInterval: 20, fetch: recordingFetch }));
+  const [a, b] = await Promise.all([
+    batched.query({ query: gql`query A { customers(limit: 1) { name } }` }),
+    batched.query({ query: gql`query B { products(limit: 2) { name } }` }),
+  ]);
+  assert.equal(a.data.customers.length, 1);
+  assert.equal(b.data.products.length, 2);
+  assert.equal(sent.length, 1, 'one HTTP request');
+  assert.ok(Array.isArray(sent[0]) && sent[0].length === 2, 'carrying both operations');
+});
+
+console.log(results.join('\n'));
