@@ -166,11 +166,11 @@ fi
 if has_command router; then
   # The router composes from a running subgraph, as in the chart.
   sub_port=$(free_port)
-  run_as_image "$work/logs/router-subgraph.log" "$work/bin/dictamesh" subgraph compat-products --listen "127.0.0.1:$sub_port"
+  run_as_image "$work/logs/router-subgraph.log" PRODUCTS_DIR=/tmp/products "$work/bin/dictamesh" subgraph products --listen "127.0.0.1:$sub_port"
   sub_pid=$last_pid
   expect_200 "router's subgraph" "http://127.0.0.1:$sub_port/health/ready" "$sub_pid" "$work/logs/router-subgraph.log"
   cat >"$work/tmp/supergraph.yaml" <<YAML
-federation_version: =2.9.0
+federation_version: =2.3.2
 subgraphs:
   products:
     routing_url: http://127.0.0.1:$sub_port/graphql
