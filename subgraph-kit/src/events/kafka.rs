@@ -206,6 +206,8 @@ impl KafkaSource {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("session.timeout.ms", "10000")
+            .set("fetch.wait.max.ms", "10")
+            .set("fetch.min.bytes", "1")
             .create()
             .map_err(|e| bus_error("consumer", e))?;
         consumer

@@ -324,3 +324,33 @@ async fn local_references_are_completed_with_one_batched_load_only_when_needed()
         json!([{"title": "Book 7"}, {"title": "Book 8"}])
     );
 }
+
+/// A counter held in memory.
+#[dictamesh::entity(key = "id", lookup = "tally")]
+#[derive(Clone, Debug)]
+pub struct Tally {
+    pub id: dictamesh::ID,
+    pub value: i32,
+}
+
+#[tokio::test]
+async fn memory_adapter_serves_lookups_and_later_inserts() {
+    let store = Arc::new(dictamesh::testing::MemoryAdapter::new([Tally {
+        id: dictamesh::ID("t1".into()),
+        value: 1,
+    }]));
+    let (shared, _control) = FaultInjector::shared(store.clone());
+    let subgraph = Subgraph::builder("tallies").entity(shared).build().unwrap();
+    assert_eq!(
+        run(&subgraph, r#"{ tally(id: "t1") { value } }"#).await["data"]["tally"]["value"],
+        1
+    );
+    store.insert(Tally {
+        id: dictamesh::ID("t2".into()),
+        value: 2,
+    });
+    assert_eq!(
+        run(&subgraph, r#"{ tally(id: "t2") { value } }"#).await["data"]["tally"]["value"],
+        2
+    );
+}

@@ -1,0 +1,267 @@
+//! Change events on a real Kafka-protocol broker (`KAFKA_BROKERS`, default
+//! 127.0.0.1:9092): publish throughput from one process, consumer throughput,
+//! end-to-end latency, and cache invalidation latency across two replicas.
+//!
+//! `cargo bench -p dictamesh --features kafka --bench events`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use dictamesh::events::bus::{Consumer, EventHandler, HandlerError, RecentIds};
+use dictamesh::events::codec::{Decoder, Encoder};
+use dictamesh::events::kafka::{KafkaConfig, KafkaPublisher, KafkaSource, ensure_topics};
+use dictamesh::events::{
+    CacheInvalidation, ChangePublisher, ChangeType, EntityChangeEvent, EntityReference, TraceContext,
+};
+use dictamesh::testing::{FaultInjector, MemoryAdapter};
+use dictamesh::{ID, Subgraph, async_trait};
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn event(domain: &str, id: usize) -> EntityChangeEvent {
+    EntityChangeEvent {
+        event_id: uuid::Uuid::new_v4().to_string(),
+        event_type: ChangeType::Updated,
+        timestamp: now_ms(),
+        source_system: "bench".into(),
+        domain: domain.into(),
+        entity: EntityReference {
+            entity_type: "Item".into(),
+            id: format!("i{}", id % 10_000),
+            version: id as i64,
+            url: "http://bench/graphql".into(),
+            etag: None,
+        },
+        changed_fields: vec!["value".into()],
+        relationships: Vec::new(),
+        metadata: Default::default(),
+        trace_context: TraceContext::default(),
+    }
+}
+
+/// Counts events and records how old they were on arrival.
+#[derive(Default)]
+struct Measure {
+    count: AtomicUsize,
+    latencies_ms: std::sync::Mutex<Vec<i64>>,
+}
+
+#[async_trait]
+impl EventHandler for Measure {
+    async fn handle(&self, events: &[EntityChangeEvent]) -> Result<(), HandlerError> {
+        let now = now_ms();
+        self.count.fetch_add(events.len(), Ordering::Relaxed);
+        if let Ok(mut latencies) = self.latencies_ms.lock() {
+            latencies.extend(events.iter().map(|e| now - e.timestamp));
+        }
+        Ok(())
+    }
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// An item.
+#[dictamesh::entity(key = "id", domain = "bench", source = "memory", lookup = "item")]
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub id: ID,
+    pub value: i32,
+}
+
+async fn consume(
+    config: KafkaConfig,
+    topic: String,
+    publisher: Arc<KafkaPublisher>,
+    handler: Arc<Measure>,
+    expected: usize,
+) -> Duration {
+    let source = KafkaSource::new(
+        &config,
+        &format!("bench-{}", uuid::Uuid::new_v4()),
+        &[topic.as_str()],
+    )
+    .unwrap();
+    let mut consumer = Consumer::new(
+        source,
+        handler.clone(),
+        Arc::new(RecentIds::new(200_000)),
+        publisher,
+        Decoder::json(),
+    )
+    .batch_size(2000);
+    let started = Instant::now();
+    while handler.count.load(Ordering::Relaxed) < expected {
+        consumer.run_once(Duration::from_millis(500)).await.unwrap();
+        if started.elapsed() > Duration::from_secs(300) {
+            panic!(
+                "consumed only {} of {expected}",
+                handler.count.load(Ordering::Relaxed)
+            );
+        }
+    }
+    started.elapsed()
+}
+
+#[tokio::main]
+async fn main() {
+    let config = KafkaConfig::new(std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()));
+    let domain = format!("bench{}", uuid::Uuid::new_v4().simple());
+    let topic = format!("{domain}.bench.entity_changed");
+    ensure_topics(&config, &[topic.clone()]).await.unwrap();
+    let publisher = Arc::new(KafkaPublisher::new(&config, Encoder::json()).unwrap());
+
+    let total = 100_000;
+    let started = Instant::now();
+    let mut pending = Vec::with_capacity(total);
+    for i in 0..total {
+        let publisher = publisher.clone();
+        let event = event(&domain, i);
+        pending.push(tokio::spawn(async move { publisher.publish(&event).await }));
+    }
+    for task in pending {
+        task.await.unwrap().unwrap();
+    }
+    let publish = started.elapsed();
+    println!(
+        "publish: {total} events in {:.2} s = {:.0} events/s (idempotent producer, acks=all, JSON)",
+        publish.as_secs_f64(),
+        total as f64 / publish.as_secs_f64()
+    );
+
+    let throughput = Arc::new(Measure::default());
+    let consumed = consume(
+        config.clone(),
+        topic.clone(),
+        publisher.clone(),
+        throughput.clone(),
+        total,
+    )
+    .await;
+    println!(
+        "consume: {total} events in {:.2} s = {:.0} events/s (decode, de-duplicate, handle, commit)",
+        consumed.as_secs_f64(),
+        total as f64 / consumed.as_secs_f64()
+    );
+
+    let latency_topic = format!("{domain}lat.bench.entity_changed");
+    ensure_topics(&config, &[latency_topic.clone()]).await.unwrap();
+    let measure = Arc::new(Measure::default());
+    let consumer = tokio::spawn(consume(
+        config.clone(),
+        latency_topic.clone(),
+        publisher.clone(),
+        measure.clone(),
+        1001,
+    ));
+    // Wait until the consumer has joined its group and reads.
+    let warm = event(&format!("{domain}lat"), 0);
+    publisher.publish(&warm).await.unwrap();
+    while measure.count.load(Ordering::Relaxed) == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    measure.latencies_ms.lock().unwrap().clear();
+    for i in 0..1000 {
+        publisher
+            .publish(&event(&format!("{domain}lat"), i))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    consumer.await.unwrap();
+    let mut latencies = measure.latencies_ms.lock().unwrap().clone();
+    latencies.sort_unstable();
+    println!(
+        "end to end (publish → consumer handler): p50 {} ms, p99 {} ms over {} events",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.len()
+    );
+
+    invalidation_latency(&config, publisher).await;
+}
+
+/// Two replicas of one subgraph: a write through replica A is published to
+/// Kafka; replica B's consumer drops its cached copy. Measures from the write's
+/// return to the moment B serves the new value.
+async fn invalidation_latency(config: &KafkaConfig, publisher: Arc<KafkaPublisher>) {
+    let store = Arc::new(MemoryAdapter::new((0..=100).map(|i| Item {
+        id: ID(format!("i{i}")),
+        value: 0,
+    })));
+    let (shared, _control) = FaultInjector::shared(store.clone());
+    let replica_b = Subgraph::builder("bench").entity(shared).build().unwrap();
+    let invalidation = Arc::new(CacheInvalidation::new(replica_b.sources().to_vec()));
+    let topics = invalidation.topics();
+    ensure_topics(config, &topics).await.unwrap();
+    let source = KafkaSource::new(
+        config,
+        &format!("replica-b-{}", uuid::Uuid::new_v4()),
+        &[topics[0].as_str()],
+    )
+    .unwrap();
+    let mut consumer = Consumer::new(
+        source,
+        invalidation,
+        Arc::new(RecentIds::new(10_000)),
+        publisher.clone(),
+        Decoder::json(),
+    );
+    let consuming = tokio::spawn(async move {
+        loop {
+            let _ = consumer.run_once(Duration::from_millis(100)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    publisher.publish(&event("bench", 0)).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let value_of = |id: String| {
+        let subgraph = replica_b.clone();
+        async move {
+            let response = subgraph
+                .execute(format!(r#"{{ item(id: "{id}") {{ value }} }}"#))
+                .await;
+            let json = serde_json::to_value(response).unwrap();
+            json["data"]["item"]["value"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{id}: {json}"))
+        }
+    };
+    let mut samples = Vec::new();
+    for round in 1..=100 {
+        let id = format!("i{round}");
+        assert_eq!(value_of(id.clone()).await, 0, "cached at 0");
+        store.insert(Item {
+            id: ID(id.clone()),
+            value: round,
+        });
+        let mut change = event("bench", 0);
+        change.entity.entity_type = "Item".into();
+        change.entity.id = id.clone();
+        change.source_system = "memory".into();
+        publisher.publish(&change).await.unwrap();
+        let written = Instant::now();
+        while value_of(id.clone()).await != i64::from(round) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            if written.elapsed() > Duration::from_secs(10) {
+                panic!("replica B never saw the change of {id}");
+            }
+        }
+        samples.push(written.elapsed().as_millis() as i64);
+    }
+    consuming.abort();
+    samples.sort_unstable();
+    println!(
+        "cache invalidation across replicas (write → event → other replica serves the new value): p50 {} ms, p99 {} ms",
+        percentile(&samples, 0.5),
+        percentile(&samples, 0.99)
+    );
+}
