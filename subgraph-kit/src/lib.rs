@@ -58,6 +58,7 @@ pub mod key;
 pub mod metrics;
 pub mod model;
 pub mod resilience;
+mod resolved;
 pub mod runtime;
 mod schema;
 pub mod sdl;
@@ -77,6 +78,7 @@ pub use entity::{Entity, EntityMeta, InputType};
 pub use error::{AdapterError, BuildError};
 pub use graphql_type::{GraphQLType, ID, Reference};
 pub use key::EntityKey;
+pub use resolved::{FieldCall, ResolvedField};
 pub use server::{router, serve};
 pub use subgraph::{Readiness, Subgraph, SubgraphBuilder};
 

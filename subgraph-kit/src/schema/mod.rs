@@ -16,11 +16,13 @@ use crate::error::BuildError;
 use crate::ftv1::FederatedTracing;
 use crate::key::Selection;
 use crate::model::{BUILTIN_SCALARS, ObjectDef, TypeDef, TypeRef, TypeRegistry};
+use crate::resolved::ResolvedField;
 use crate::runtime::{EntitySource, EntityWriter};
 use crate::sdl::{self, ComposedDirective};
-use federation::ResolvableEntity;
+use federation::{Resolution, ResolvableEntity};
 use representations::KeyMatcher;
 use root_fields::RootField;
+use values::Shape;
 
 /// The write side of a mounted entity with its input types.
 pub struct MountedWriter {
@@ -40,6 +42,20 @@ pub struct MountedEntity {
     pub writer: Option<MountedWriter>,
 }
 
+/// What a subgraph serves besides its mounted entities: custom root fields,
+/// resolved fields of object types and entity stubs.
+#[derive(Default)]
+pub struct CustomFields {
+    /// Custom `Query` fields.
+    pub queries: Vec<ResolvedField>,
+    /// Custom `Mutation` fields.
+    pub mutations: Vec<ResolvedField>,
+    /// Resolved fields of object types: (type name, field).
+    pub fields: Vec<(String, ResolvedField)>,
+    /// Entity types resolved from their representations.
+    pub stubs: Vec<String>,
+}
+
 /// The served schema and the SDL that describes it.
 pub struct BuiltSchema {
     /// What executes requests.
@@ -53,13 +69,34 @@ pub fn build(
     mut registry: TypeRegistry,
     mounted: &[MountedEntity],
     composed: &[ComposedDirective],
+    custom: CustomFields,
 ) -> Result<BuiltSchema, BuildError> {
     if let Some(name) = registry.conflicts().first() {
         return Err(BuildError::ConflictingType(name.clone()));
     }
+    let mut object_resolvers: HashMap<String, HashMap<String, ResolvedField>> = HashMap::new();
+    for (type_name, field) in custom.fields {
+        let object = registry
+            .object_mut(&type_name)
+            .ok_or_else(|| BuildError::UnknownType {
+                referenced: type_name.clone(),
+                by: format!("SubgraphBuilder::field(\"{type_name}\", {})", field.def.name),
+            })?;
+        if object.field(&field.def.name).is_some() {
+            return Err(BuildError::DuplicateField {
+                type_name,
+                field: field.def.name.clone(),
+            });
+        }
+        object.fields.push(field.def.clone());
+        object_resolvers
+            .entry(type_name)
+            .or_default()
+            .insert(field.def.name.clone(), field);
+    }
     check_references(&registry)?;
     check_field_sets(&registry)?;
-    let resolvable = resolvable_entities(&registry, mounted)?;
+    let resolvable = resolvable_entities(&registry, mounted, &custom.stubs)?;
 
     let mut queries: Vec<RootField> = Vec::new();
     let mut mutations: Vec<RootField> = Vec::new();
@@ -99,6 +136,12 @@ pub fn build(
             )?);
         }
     }
+    for field in custom.queries {
+        queries.push(resolved_root(field, &registry));
+    }
+    for field in custom.mutations {
+        mutations.push(resolved_root(field, &registry));
+    }
     let mut query_def = ObjectDef::new("Query");
     query_def.fields = queries.iter().map(|r| r.def.clone()).collect();
     registry.upsert(TypeDef::Object(query_def));
@@ -137,7 +180,11 @@ pub fn build(
     for def in registry.types() {
         builder = match def {
             TypeDef::Object(o) if o.name == "Query" || o.name == "Mutation" => builder,
-            TypeDef::Object(o) => builder.register(dynamic_object(o, &registry)),
+            TypeDef::Object(o) => builder.register(dynamic_object(
+                o,
+                &registry,
+                object_resolvers.remove(&o.name).unwrap_or_default(),
+            )),
             TypeDef::Enum(e) => builder.register(e.values.iter().fold(Enum::new(e.name.clone()), |en, v| {
                 en.item(EnumItem::new(v.name.clone()))
             })),
@@ -153,15 +200,31 @@ pub fn build(
     Ok(BuiltSchema { schema, sdl })
 }
 
-fn dynamic_object(def: &ObjectDef, registry: &TypeRegistry) -> Object {
+fn dynamic_object(
+    def: &ObjectDef,
+    registry: &TypeRegistry,
+    mut resolvers: HashMap<String, ResolvedField>,
+) -> Object {
     let mut object = Object::new(def.name.clone());
     if let Some(description) = &def.description {
         object = object.description(description.clone());
     }
     for field in &def.fields {
-        object = object.field(values::data_field(field, registry));
+        object = object.field(match resolvers.remove(&field.name) {
+            Some(resolved) => values::resolved_field(&resolved, Shape::of(registry, field.ty.base_name())),
+            None => values::data_field(field, registry),
+        });
     }
     object
+}
+
+/// A custom root field, served by its resolver.
+fn resolved_root(field: ResolvedField, registry: &TypeRegistry) -> RootField {
+    let served = values::resolved_field(&field, Shape::of(registry, field.def.ty.base_name()));
+    RootField {
+        def: field.def,
+        field: served,
+    }
 }
 
 /// Every type a field or argument mentions must exist.
@@ -277,13 +340,29 @@ fn check_selections(
 fn resolvable_entities(
     registry: &TypeRegistry,
     mounted: &[MountedEntity],
+    stubs: &[String],
 ) -> Result<HashMap<String, ResolvableEntity>, BuildError> {
     let mut out = HashMap::new();
-    for entity in mounted {
-        let name = entity.source.type_name();
+    let resolutions = mounted
+        .iter()
+        .map(|entity| {
+            (
+                entity.source.type_name(),
+                Resolution::Source(entity.source.clone()),
+                "Subgraph::builder().entity(..)",
+            )
+        })
+        .chain(stubs.iter().map(|name| {
+            (
+                name.as_str(),
+                Resolution::Representation,
+                "SubgraphBuilder::entity_stub(..)",
+            )
+        }));
+    for (name, resolution, by) in resolutions {
         let object = registry.object(name).ok_or_else(|| BuildError::UnknownType {
             referenced: name.into(),
-            by: "Subgraph::builder().entity(..)".into(),
+            by: by.into(),
         })?;
         let matchers = object
             .keys
@@ -299,13 +378,7 @@ fn resolvable_entities(
             })
             .collect::<Result<Vec<_>, _>>()?;
         if out
-            .insert(
-                name.to_string(),
-                ResolvableEntity {
-                    source: entity.source.clone(),
-                    matchers,
-                },
-            )
+            .insert(name.to_string(), ResolvableEntity { resolution, matchers })
             .is_some()
         {
             return Err(BuildError::DuplicateEntity(name.into()));
