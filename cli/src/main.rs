@@ -1,5 +1,6 @@
 //! The `dictamesh` command line.
 
+mod catalog;
 mod compose_command;
 mod subgraph;
 
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serves the metadata catalog subgraph and its Confluent-compatible schema registry.
+    Catalog(catalog::CatalogArgs),
     /// Compose a supergraph from rover's `supergraph.yaml` (like `rover supergraph compose`).
     Compose(compose_command::ComposeArgs),
     /// Runs one subgraph alone, as a Kubernetes pod would.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
+        Command::Catalog(args) => block_on(catalog::run(args)),
         Command::Compose(args) => compose_command::run(args),
         Command::Subgraph(args) => block_on(subgraph::run(args)),
     };

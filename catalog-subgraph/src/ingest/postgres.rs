@@ -1,0 +1,279 @@
+//! Writing a batch into PostgreSQL with set-based statements (arrays and
+//! `unnest`): a handful of statements per batch whatever its size.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::plan::{self, CurrentRelationship, RoundPlan};
+use super::{Event, EventKind, rounds};
+use crate::db::now;
+use crate::error::CatalogError;
+use crate::registry;
+
+/// Writes the events of a batch whose `event_id`s are new, in one
+/// transaction; returns how many were new.
+pub(super) async fn write_batch(pool: &PgPool, events: &[Event]) -> Result<usize, CatalogError> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
+    let fresh: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO event_ids (event_id, event_timestamp) SELECT * FROM unnest($1::text[], $2::timestamptz[]) \
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind(&ids)
+    .bind(&times)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let new: Vec<Event> = events
+        .iter()
+        .filter(|e| fresh.contains(&e.event_id))
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    register(&mut tx, &new).await?;
+    touch(&mut tx, &new).await?;
+    for round in rounds(&new) {
+        relate(&mut tx, &round).await?;
+    }
+    log(&mut tx, &new).await?;
+    tx.commit().await?;
+    Ok(new.len())
+}
+
+/// Registrations from `entity_registered` events, in order.
+async fn register(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Result<(), CatalogError> {
+    let sql = registry::upsert_sql();
+    for event in events {
+        let EventKind::Registered(registration) = &event.kind else {
+            continue;
+        };
+        let mut registration = (**registration).clone();
+        if let Some(schema_id) = registration.schema_id {
+            let known: Option<i32> = sqlx::query_scalar("SELECT id FROM schemas WHERE id = $1")
+                .bind(schema_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if known.is_none() {
+                tracing::warn!(event_id = %event.event_id, schema_id, "registration names an unknown schema id; dropped");
+                registration.schema_id = None;
+            }
+        }
+        registry::bind_registration!(sqlx::query(&sql), &registration, event.at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `last_seen_at` (and status) of every entity the change events mention;
+/// entities not registered yet are registered from the event.
+async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Result<(), CatalogError> {
+    let refs: Vec<&Event> = events.iter().collect();
+    let touches = plan::touches(&refs);
+    if touches.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(touches.len());
+    let (mut types, mut entity_ids, mut sources) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut domains, mut urls, mut ats, mut statuses) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for t in &touches {
+        ids.push(Uuid::new_v4());
+        types.push(t.key.entity_type.as_str());
+        entity_ids.push(t.key.entity_id.as_str());
+        sources.push(t.key.source_system.as_str());
+        domains.push(t.domain.as_str());
+        urls.push(t.url.as_str());
+        ats.push(t.at);
+        statuses.push(t.status.map_or("active", |(s, _)| s));
+    }
+    sqlx::query(
+        "INSERT INTO entity_catalog (id, entity_type, domain, source_system, source_entity_id, api_base_url, \
+         api_path_template, api_method, created_at, updated_at, last_seen_at, status) \
+         SELECT x.id, x.t, x.d, x.s, x.e, x.u, '', 'POST', x.at, x.at, x.at, x.st \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::timestamptz[], $8::text[]) AS x(id, t, d, s, e, u, at, st) \
+         ON CONFLICT (source_system, source_entity_id, entity_type) DO UPDATE SET \
+           last_seen_at = GREATEST(entity_catalog.last_seen_at, excluded.last_seen_at)",
+    )
+    .bind(&ids)
+    .bind(&types)
+    .bind(&entity_ids)
+    .bind(&sources)
+    .bind(&domains)
+    .bind(&urls)
+    .bind(&ats)
+    .bind(&statuses)
+    .execute(&mut **tx)
+    .await?;
+    let changes: Vec<&plan::Touch> = touches.iter().filter(|t| t.status.is_some()).collect();
+    if !changes.is_empty() {
+        let types: Vec<&str> = changes.iter().map(|t| t.key.entity_type.as_str()).collect();
+        let entity_ids: Vec<&str> = changes.iter().map(|t| t.key.entity_id.as_str()).collect();
+        let sources: Vec<&str> = changes.iter().map(|t| t.key.source_system.as_str()).collect();
+        let (statuses, ats): (Vec<&str>, Vec<DateTime<Utc>>) =
+            changes.iter().filter_map(|t| t.status).unzip();
+        // A status applies only when its event is the newest sighting.
+        sqlx::query(
+            "UPDATE entity_catalog c SET status = x.st, updated_at = x.at \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS x(t, e, s, st, at) \
+             WHERE c.entity_type = x.t AND c.source_entity_id = x.e AND c.source_system = x.s \
+               AND c.last_seen_at <= x.at AND c.status <> x.st",
+        )
+        .bind(&types)
+        .bind(&entity_ids)
+        .bind(&sources)
+        .bind(&statuses)
+        .bind(&ats)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The relationship changes of one round.
+async fn relate(tx: &mut Transaction<'static, Postgres>, round: &[&Event]) -> Result<(), CatalogError> {
+    let subjects = plan::round_subjects(round);
+    if subjects.is_empty() {
+        return Ok(());
+    }
+    let (types, ids): (Vec<&str>, Vec<&str>) = subjects.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
+    let rows = sqlx::query(
+        "SELECT r.id, r.subject_entity_type, r.subject_entity_id, r.relationship_type, r.object_entity_type, \
+         r.object_entity_id, r.valid_from \
+         FROM entity_relationships r JOIN unnest($1::text[], $2::text[]) AS s(t, i) \
+           ON r.subject_entity_type = s.t AND r.subject_entity_id = s.i \
+         WHERE r.valid_to IS NULL",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let current = rows
+        .iter()
+        .map(|row| {
+            Ok(CurrentRelationship {
+                id: row.try_get("id")?,
+                subject_type: row.try_get("subject_entity_type")?,
+                subject_id: row.try_get("subject_entity_id")?,
+                relationship_type: row.try_get("relationship_type")?,
+                object_type: row.try_get("object_entity_type")?,
+                object_id: row.try_get("object_entity_id")?,
+                valid_from: row.try_get("valid_from")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let RoundPlan { close, insert } = plan::plan_round(round, &current);
+    if !close.is_empty() {
+        let (ids, ends): (Vec<Uuid>, Vec<DateTime<Utc>>) = close.into_iter().unzip();
+        sqlx::query(
+            "UPDATE entity_relationships r SET valid_to = x.at \
+             FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, at) WHERE r.id = x.id",
+        )
+        .bind(&ids)
+        .bind(&ends)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if insert.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&plan::NewRelationship) -> Option<String>| insert.iter().map(f).collect::<Vec<_>>();
+    let ids: Vec<Uuid> = insert.iter().map(|r| r.id).collect();
+    let froms: Vec<DateTime<Utc>> = insert.iter().map(|r| r.valid_from).collect();
+    sqlx::query(
+        "INSERT INTO entity_relationships (id, subject_catalog_id, subject_entity_type, subject_entity_id, \
+         relationship_type, relationship_cardinality, object_catalog_id, object_entity_type, object_entity_id, \
+         valid_from, subject_display_name, object_display_name, relationship_metadata, created_by_event_id, \
+         created_at) \
+         SELECT x.id, \
+           (SELECT c.id FROM entity_catalog c WHERE c.entity_type = x.st AND c.source_entity_id = x.si \
+             ORDER BY c.last_seen_at DESC LIMIT 1), \
+           x.st, x.si, x.rt, x.card, \
+           (SELECT c.id FROM entity_catalog c WHERE c.entity_type = x.ot AND c.source_entity_id = x.oi \
+             AND (x.os IS NULL OR c.source_system = x.os) ORDER BY c.last_seen_at DESC LIMIT 1), \
+           x.ot, x.oi, x.vf, x.sdn, x.odn, x.meta::jsonb, x.ev, $14 \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                     $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[]) \
+           AS x(id, st, si, rt, card, ot, oi, os, vf, sdn, odn, meta, ev) \
+         ON CONFLICT (subject_entity_type, subject_entity_id, relationship_type, object_entity_type, \
+           object_entity_id) WHERE valid_to IS NULL DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(column(|r| Some(r.subject_type.clone())))
+    .bind(column(|r| Some(r.subject_id.clone())))
+    .bind(column(|r| Some(r.relationship_type.clone())))
+    .bind(column(|r| r.cardinality.map(str::to_string)))
+    .bind(column(|r| Some(r.object_type.clone())))
+    .bind(column(|r| Some(r.object_id.clone())))
+    .bind(column(|r| r.object_source.clone()))
+    .bind(&froms)
+    .bind(column(|r| r.subject_display_name.clone()))
+    .bind(column(|r| r.object_display_name.clone()))
+    .bind(column(|r| r.metadata.clone()))
+    .bind(column(|r| Some(r.event_id.clone())))
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The event log rows of the batch.
+async fn log(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Result<(), CatalogError> {
+    let mut ids = Vec::with_capacity(events.len());
+    let (mut event_ids, mut kinds, mut types, mut entity_ids, mut sources) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut fields, mut payloads, mut traces, mut spans, mut ats) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for event in events {
+        let (entity_type, entity_id, source) = event.entity();
+        let (trace, span) = event.trace();
+        ids.push(Uuid::new_v4());
+        event_ids.push(event.event_id.as_str());
+        kinds.push(event.event_type());
+        types.push(entity_type);
+        entity_ids.push(entity_id);
+        sources.push(source);
+        fields.push(
+            serde_json::to_string(&event.changed_fields())
+                .map_err(|e| CatalogError::Database(e.to_string()))?,
+        );
+        payloads.push(event.payload.to_string());
+        traces.push(trace);
+        spans.push(span);
+        ats.push(event.at);
+    }
+    sqlx::query(
+        "INSERT INTO event_log (id, event_id, event_type, catalog_id, entity_type, entity_id, source_system, \
+         changed_fields, event_payload, trace_id, span_id, event_timestamp, ingested_at) \
+         SELECT x.id, x.ev, x.kind, \
+           (SELECT c.id FROM entity_catalog c WHERE c.entity_type = x.t AND c.source_entity_id = x.e \
+             AND (x.s IS NULL OR c.source_system = x.s) ORDER BY c.last_seen_at DESC LIMIT 1), \
+           x.t, x.e, x.s, x.cf::jsonb, x.p::jsonb, x.tr, x.sp, x.at, $12 \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                     $8::text[], $9::text[], $10::text[], $11::timestamptz[]) \
+           AS x(id, ev, kind, t, e, s, cf, p, tr, sp, at)",
+    )
+    .bind(&ids)
+    .bind(&event_ids)
+    .bind(&kinds)
+    .bind(&types)
+    .bind(&entity_ids)
+    .bind(&sources)
+    .bind(&fields)
+    .bind(&payloads)
+    .bind(&traces)
+    .bind(&spans)
+    .bind(&ats)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
