@@ -39,6 +39,10 @@ pub(crate) struct NewRelationship {
     pub event_id: String,
 }
 
+/// Per subject, the time of its newest relationship change (the latest
+/// `valid_from` or `valid_to` of any of its relationships).
+pub(crate) type LatestChanges = HashMap<(String, String), DateTime<Utc>>;
+
 /// The relationship writes of one round.
 #[derive(Debug, Default)]
 pub(crate) struct RoundPlan {
@@ -59,9 +63,14 @@ type Identity<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 /// its relationships closes the subject's other current ones and opens the
 /// missing ones; a recorded relationship opens unless current, and for
 /// single-valued cardinalities closes the subject's other objects of its type.
-/// Nothing closes at or before the start of its validity (late events do not
-/// rewrite newer history).
-pub(crate) fn plan_round(round: &[&Event], current: &[CurrentRelationship]) -> RoundPlan {
+/// A change event older than the subject's newest relationship change is
+/// stale and leaves its relationships alone, and nothing closes at or before
+/// the start of its validity: late events do not rewrite newer history.
+pub(crate) fn plan_round(
+    round: &[&Event],
+    current: &[CurrentRelationship],
+    latest: &LatestChanges,
+) -> RoundPlan {
     let mut by_subject: HashMap<(&str, &str), Vec<&CurrentRelationship>> = HashMap::new();
     for r in current {
         by_subject
@@ -74,6 +83,12 @@ pub(crate) fn plan_round(round: &[&Event], current: &[CurrentRelationship]) -> R
         match &event.kind {
             EventKind::Changed(change) if event.replaces_relationships() => {
                 let subject = (change.entity.entity_type.as_str(), change.entity.id.as_str());
+                let stale = latest
+                    .get(&(subject.0.to_string(), subject.1.to_string()))
+                    .is_some_and(|newest| event.at < *newest);
+                if stale {
+                    continue;
+                }
                 let wanted = event.current_relationships();
                 let wanted_ids: HashSet<Identity<'_>> = wanted
                     .iter()

@@ -105,9 +105,9 @@ async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Res
     )
     .bind(&ids)
     .bind(&types)
-    .bind(&entity_ids)
-    .bind(&sources)
     .bind(&domains)
+    .bind(&sources)
+    .bind(&entity_ids)
     .bind(&urls)
     .bind(&ats)
     .bind(&statuses)
@@ -170,7 +170,29 @@ async fn relate(tx: &mut Transaction<'static, Postgres>, round: &[&Event]) -> Re
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let RoundPlan { close, insert } = plan::plan_round(round, &current);
+    let latest: plan::LatestChanges = sqlx::query(
+        "SELECT r.subject_entity_type, r.subject_entity_id, \
+           MAX(GREATEST(r.valid_from, COALESCE(r.valid_to, r.valid_from))) AS latest \
+         FROM entity_relationships r JOIN unnest($1::text[], $2::text[]) AS s(t, i) \
+           ON r.subject_entity_type = s.t AND r.subject_entity_id = s.i \
+         GROUP BY r.subject_entity_type, r.subject_entity_id",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok((
+            (
+                row.try_get("subject_entity_type")?,
+                row.try_get("subject_entity_id")?,
+            ),
+            row.try_get("latest")?,
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    let RoundPlan { close, insert } = plan::plan_round(round, &current, &latest);
     if !close.is_empty() {
         let (ids, ends): (Vec<Uuid>, Vec<DateTime<Utc>>) = close.into_iter().unzip();
         sqlx::query(

@@ -106,7 +106,19 @@ async fn touch(tx: &mut Transaction<'static, Sqlite>, events: &[Event]) -> Resul
 
 async fn relate(tx: &mut Transaction<'static, Sqlite>, round: &[&Event]) -> Result<(), CatalogError> {
     let mut current = Vec::new();
+    let mut latest = plan::LatestChanges::new();
     for (subject_type, subject_id) in plan::round_subjects(round) {
+        let newest: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+            "SELECT MAX(MAX(valid_from, COALESCE(valid_to, valid_from))) FROM entity_relationships \
+             WHERE subject_entity_type = $1 AND subject_entity_id = $2",
+        )
+        .bind(&subject_type)
+        .bind(&subject_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if let Some(newest) = newest {
+            latest.insert((subject_type.clone(), subject_id.clone()), newest);
+        }
         let rows = sqlx::query(
             "SELECT id, subject_entity_type, subject_entity_id, relationship_type, object_entity_type, \
              object_entity_id, valid_from FROM entity_relationships \
@@ -128,7 +140,7 @@ async fn relate(tx: &mut Transaction<'static, Sqlite>, round: &[&Event]) -> Resu
             });
         }
     }
-    let RoundPlan { close, insert } = plan::plan_round(round, &current);
+    let RoundPlan { close, insert } = plan::plan_round(round, &current, &latest);
     for (id, at) in close {
         sqlx::query("UPDATE entity_relationships SET valid_to = $1 WHERE id = $2")
             .bind(at)

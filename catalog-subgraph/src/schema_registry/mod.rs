@@ -336,18 +336,30 @@ impl SchemaRegistry {
                     "subject '{subject}' changed while registering; retry"
                 ))));
             }
-            let schema_id: i64 = sqlx::query_scalar(
-                "INSERT INTO schemas (schema_format, schema_definition, fingerprint, created_at) \
-                 VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (schema_format, fingerprint) DO UPDATE SET fingerprint = excluded.fingerprint \
-                 RETURNING CAST(id AS BIGINT)",
+            // Look the schema up first: an upsert would burn an id of the
+            // sequence on PostgreSQL each time the schema already exists.
+            let existing: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(id AS BIGINT) FROM schemas WHERE schema_format = $1 AND fingerprint = $2",
             )
             .bind(format.as_str())
-            .bind(&candidate.text)
             .bind(&candidate.fingerprint)
-            .bind(at)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+            let schema_id: i64 = match existing {
+                Some(id) => id,
+                None => {
+                    sqlx::query_scalar(
+                        "INSERT INTO schemas (schema_format, schema_definition, fingerprint, created_at) \
+                         VALUES ($1, $2, $3, $4) RETURNING CAST(id AS BIGINT)",
+                    )
+                    .bind(format.as_str())
+                    .bind(&candidate.text)
+                    .bind(&candidate.fingerprint)
+                    .bind(at)
+                    .fetch_one(&mut *tx)
+                    .await?
+                }
+            };
             let schema_id = i32::try_from(schema_id).map_err(|_| {
                 RegistryError::Store(crate::error::CatalogError::Database(
                     "schema ids are exhausted (the wire format holds 32 bits)".into(),
