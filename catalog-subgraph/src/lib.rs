@@ -5,6 +5,7 @@
 //! Confluent-compatible schema registry, stored with sqlx in PostgreSQL
 //! (production) or SQLite (the embedded default).
 
+pub mod access;
 pub mod audit;
 pub mod db;
 pub mod error;

@@ -17,6 +17,7 @@ use axum::routing::post;
 use dictamesh::{BuildError, Subgraph, async_trait};
 use tower::ServiceExt;
 
+use crate::access::{WriteGate, require_token_for_writes};
 use crate::db::Database;
 use crate::error::CatalogError;
 use crate::graphql::{self, Resolvers, TypeListener};
@@ -172,7 +173,20 @@ impl Catalog {
         })
     }
 
-    /// The HTTP application.
+    /// The HTTP application where writes need `Authorization: Bearer
+    /// <write_token>` (refusals are audited); see [`crate::access`].
+    pub fn protected_router(&self, write_token: String) -> Router {
+        let gate = WriteGate {
+            token: write_token,
+            db: self.inner.db.clone(),
+        };
+        self.router().layer(axum::middleware::from_fn_with_state(
+            gate,
+            require_token_for_writes,
+        ))
+    }
+
+    /// The HTTP application, open to every caller.
     pub fn router(&self) -> Router {
         let registry = SchemaRegistry::new(self.inner.db.clone());
         Router::new()

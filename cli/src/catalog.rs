@@ -25,6 +25,11 @@ pub struct CatalogArgs {
     /// The public GraphQL URL, put into events (default http://LISTEN/graphql).
     #[arg(long, env = "DICTAMESH_PUBLIC_URL")]
     public_url: Option<String>,
+    /// A token that writes (mutations, schema registrations, config, ingest)
+    /// must present as `Authorization: Bearer <token>`; refusals are audited.
+    /// Without it the catalog is open to every caller.
+    #[arg(long, env = "DICTAMESH_CATALOG_WRITE_TOKEN", hide_env_values = true)]
+    write_token: Option<String>,
     /// How often to look for entity types registered elsewhere, in seconds.
     #[arg(long, default_value_t = 10)]
     refresh_seconds: u64,
@@ -65,7 +70,14 @@ pub async fn run(args: CatalogArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}: is another process using it?", args.listen))?;
     tracing::info!(url = %public_url, database = db.backend(), "catalog serving");
-    let served = axum::serve(listener, catalog.router())
+    let app = match args.write_token {
+        Some(token) => catalog.protected_router(token),
+        None => {
+            tracing::warn!("no write token (DICTAMESH_CATALOG_WRITE_TOKEN): every caller may write");
+            catalog.router()
+        }
+    };
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(crate::subgraph::shutdown_signal())
         .await;
     refresher.abort();

@@ -10,7 +10,7 @@ mod plan;
 mod postgres;
 mod sqlite;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Datelike, Utc};
@@ -289,29 +289,6 @@ pub(crate) fn decode(message: &IngestMessage) -> Result<Event, String> {
     ))
 }
 
-/// Splits events into rounds in which each relationship subject appears at
-/// most once, keeping each subject's events in order: a round's relationship
-/// changes can then be applied together.
-pub(crate) fn rounds(events: &[Event]) -> Vec<Vec<&Event>> {
-    let mut rounds: Vec<Vec<&Event>> = Vec::new();
-    let mut seen: HashMap<(String, String), usize> = HashMap::new();
-    for event in events {
-        let round = match event.relationship_subject() {
-            Some(subject) => {
-                let count = seen.entry(subject).or_insert(0);
-                *count += 1;
-                *count - 1
-            }
-            None => 0,
-        };
-        if rounds.len() <= round {
-            rounds.resize_with(round + 1, Vec::new);
-        }
-        rounds[round].push(event);
-    }
-    rounds
-}
-
 /// Writes batches of catalog events.
 #[derive(Clone, Debug)]
 pub struct Ingestor {
@@ -428,23 +405,49 @@ mod tests {
         assert!(decode(&registered).unwrap_err().contains("entity_registered"));
     }
 
+    fn invoices(ids: &[&str]) -> serde_json::Value {
+        serde_json::Value::Array(
+            ids.iter()
+                .map(|id| {
+                    json!({"type": "Invoice", "entity_id": id, "source_system": "billing",
+                                 "relationship_kind": "has_invoice", "display_name": null})
+                })
+                .collect(),
+        )
+    }
+
     #[test]
-    fn rounds_keep_each_subject_once_and_in_order() {
-        let rel = json!([{"type": "Invoice", "entity_id": "i1", "source_system": "billing",
-                          "relationship_kind": "has_invoice", "display_name": null}]);
+    fn a_batch_plans_relationship_changes_in_order_in_memory() {
         let events: Vec<Event> = [
-            changed("e1", "c1", rel.clone()),
-            changed("e2", "c2", rel.clone()),
-            changed("e3", "c1", rel.clone()),
-            changed("e4", "c3", json!([])),
+            changed("e1", "c1", invoices(&["i1", "i2"])),
+            changed("e2", "c2", invoices(&["i9"])),
+            changed("e3", "c1", invoices(&["i2", "i3"])),
         ]
         .iter()
-        .map(|m| decode(m).unwrap())
+        .enumerate()
+        .map(|(n, m)| {
+            let mut event = decode(m).unwrap();
+            event.at += chrono::Duration::seconds(n as i64);
+            event
+        })
         .collect();
-        let ids: Vec<Vec<&str>> = rounds(&events)
+        let plan = plan::plan_relationships(&events, Vec::new(), plan::LatestChanges::new());
+        let rows: Vec<(String, String, bool)> = plan
+            .insert
             .iter()
-            .map(|round| round.iter().map(|e| e.event_id.as_str()).collect())
+            .map(|r| (r.subject_id.clone(), r.object_id.clone(), r.valid_to.is_some()))
             .collect();
-        assert_eq!(ids, [vec!["e1", "e2", "e4"], vec!["e3"]]);
+        let expected = [
+            ("c1", "i1", true),
+            ("c1", "i2", false),
+            ("c2", "i9", false),
+            ("c1", "i3", false),
+        ];
+        assert_eq!(
+            rows,
+            expected.map(|(s, o, closed)| (s.to_string(), o.to_string(), closed)),
+            "i1 opened and closed within the batch"
+        );
+        assert!(plan.close.is_empty());
     }
 }

@@ -1,5 +1,7 @@
-//! What a batch writes, worked out once for both backends: catalog touches
-//! and the relationship changes of each round.
+//! What a batch writes, worked out once for both backends from the state the
+//! batch starts from: catalog touches, the catalog ids events refer to, and
+//! every relationship change, applied in the batch's order in memory so each
+//! backend then writes them in a few statements.
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,7 +23,8 @@ pub(crate) struct CurrentRelationship {
     pub valid_from: DateTime<Utc>,
 }
 
-/// A relationship to insert.
+/// A relationship to insert (closed already when a later event of the same
+/// batch ended it).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct NewRelationship {
     pub id: Uuid,
@@ -33,6 +36,7 @@ pub(crate) struct NewRelationship {
     pub object_id: String,
     pub object_source: Option<String>,
     pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
     pub subject_display_name: Option<String>,
     pub object_display_name: Option<String>,
     pub metadata: Option<String>,
@@ -43,151 +47,182 @@ pub(crate) struct NewRelationship {
 /// `valid_from` or `valid_to` of any of its relationships).
 pub(crate) type LatestChanges = HashMap<(String, String), DateTime<Utc>>;
 
-/// The relationship writes of one round.
+/// The relationship writes of a batch.
 #[derive(Debug, Default)]
-pub(crate) struct RoundPlan {
-    /// Current relationships to close, with the time they end.
+pub(crate) struct RelationshipPlan {
+    /// Stored relationships to close, with the time they end.
     pub close: Vec<(Uuid, DateTime<Utc>)>,
-    /// Relationships to open.
+    /// Relationships to insert.
     pub insert: Vec<NewRelationship>,
 }
 
-/// The subjects whose current relationships a round needs.
-pub(crate) fn round_subjects(round: &[&Event]) -> Vec<(String, String)> {
-    round.iter().filter_map(|e| e.relationship_subject()).collect()
+/// The subjects whose relationships a batch may change.
+pub(crate) fn relationship_subjects(events: &[Event]) -> Vec<(String, String)> {
+    let mut seen = HashSet::new();
+    events
+        .iter()
+        .filter_map(Event::relationship_subject)
+        .filter(|subject| seen.insert(subject.clone()))
+        .collect()
 }
 
-type Identity<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
+/// A live relationship while planning: stored, or inserted by this batch.
+struct Live {
+    stored: Option<Uuid>,
+    inserted: Option<usize>,
+    relationship_type: String,
+    object_type: String,
+    object_id: String,
+    valid_from: DateTime<Utc>,
+}
 
-/// Works out a round (each subject at most once): a change event that states
-/// its relationships closes the subject's other current ones and opens the
-/// missing ones; a recorded relationship opens unless current, and for
-/// single-valued cardinalities closes the subject's other objects of its type.
-/// A change event older than the subject's newest relationship change is
-/// stale and leaves its relationships alone, and nothing closes at or before
-/// the start of its validity: late events do not rewrite newer history.
-pub(crate) fn plan_round(
-    round: &[&Event],
-    current: &[CurrentRelationship],
-    latest: &LatestChanges,
-) -> RoundPlan {
-    let mut by_subject: HashMap<(&str, &str), Vec<&CurrentRelationship>> = HashMap::new();
-    for r in current {
-        by_subject
-            .entry((r.subject_type.as_str(), r.subject_id.as_str()))
-            .or_default()
-            .push(r);
+impl Live {
+    fn is(&self, relationship_type: &str, object_type: &str, object_id: &str) -> bool {
+        self.relationship_type == relationship_type
+            && self.object_type == object_type
+            && self.object_id == object_id
     }
-    let mut plan = RoundPlan::default();
-    for event in round {
+
+    /// Ends the relationship at `at` in the plan.
+    fn close(&self, plan: &mut RelationshipPlan, at: DateTime<Utc>) {
+        if let Some(id) = self.stored {
+            plan.close.push((id, at));
+        }
+        if let Some(index) = self.inserted {
+            plan.insert[index].valid_to = Some(at);
+        }
+    }
+}
+
+/// Applies the batch's events in order. A change event that states its
+/// relationships closes the subject's other current ones and opens the
+/// missing ones; a recorded relationship opens unless current, and for
+/// single-valued cardinalities closes the subject's other objects of its
+/// type. A change event older than the subject's newest relationship change
+/// leaves its relationships alone, and nothing closes at or before the start
+/// of its validity: late events do not rewrite newer history.
+pub(crate) fn plan_relationships(
+    events: &[Event],
+    current: Vec<CurrentRelationship>,
+    mut latest: LatestChanges,
+) -> RelationshipPlan {
+    let mut live: HashMap<(String, String), Vec<Live>> = HashMap::new();
+    for r in current {
+        live.entry((r.subject_type, r.subject_id))
+            .or_default()
+            .push(Live {
+                stored: Some(r.id),
+                inserted: None,
+                relationship_type: r.relationship_type,
+                object_type: r.object_type,
+                object_id: r.object_id,
+                valid_from: r.valid_from,
+            });
+    }
+    let mut plan = RelationshipPlan::default();
+    for event in events {
+        let Some(subject) = event.relationship_subject() else {
+            continue;
+        };
+        let at = event.at;
+        let newest = latest.get(&subject).copied();
+        let rels = live.entry(subject.clone()).or_default();
+        let mut wanted: Vec<NewRelationship> = Vec::new();
         match &event.kind {
-            EventKind::Changed(change) if event.replaces_relationships() => {
-                let subject = (change.entity.entity_type.as_str(), change.entity.id.as_str());
-                let stale = latest
-                    .get(&(subject.0.to_string(), subject.1.to_string()))
-                    .is_some_and(|newest| event.at < *newest);
-                if stale {
+            EventKind::Changed(_) => {
+                if newest.is_some_and(|newest| at < newest) {
                     continue;
                 }
-                let wanted = event.current_relationships();
-                let wanted_ids: HashSet<Identity<'_>> = wanted
-                    .iter()
-                    .map(|r| {
-                        (
-                            subject.0,
-                            subject.1,
-                            r.relationship_kind.as_str(),
-                            r.entity_type.as_str(),
-                            r.entity_id.as_str(),
-                        )
-                    })
-                    .collect();
-                let existing = by_subject.get(&subject).map(Vec::as_slice).unwrap_or_default();
-                let mut present: HashSet<Identity<'_>> = HashSet::new();
-                for r in existing {
-                    let identity = (
-                        r.subject_type.as_str(),
-                        r.subject_id.as_str(),
-                        r.relationship_type.as_str(),
-                        r.object_type.as_str(),
-                        r.object_id.as_str(),
-                    );
-                    if wanted_ids.contains(&identity) {
-                        present.insert(identity);
-                    } else if r.valid_from < event.at {
-                        plan.close.push((r.id, event.at));
-                    }
-                }
-                let mut opened: HashSet<Identity<'_>> = HashSet::new();
-                for r in wanted {
-                    let identity = (
-                        subject.0,
-                        subject.1,
-                        r.relationship_kind.as_str(),
-                        r.entity_type.as_str(),
-                        r.entity_id.as_str(),
-                    );
-                    if present.contains(&identity) || !opened.insert(identity) {
+                for r in event.current_relationships() {
+                    if wanted.iter().any(|w| {
+                        w.relationship_type == r.relationship_kind
+                            && w.object_type == r.entity_type
+                            && w.object_id == r.entity_id
+                    }) {
                         continue;
                     }
-                    plan.insert.push(NewRelationship {
+                    wanted.push(NewRelationship {
                         id: Uuid::new_v4(),
-                        subject_type: subject.0.to_string(),
-                        subject_id: subject.1.to_string(),
+                        subject_type: subject.0.clone(),
+                        subject_id: subject.1.clone(),
                         relationship_type: r.relationship_kind.clone(),
                         cardinality: None,
                         object_type: r.entity_type.clone(),
                         object_id: r.entity_id.clone(),
                         object_source: Some(r.source_system.clone()),
-                        valid_from: event.at,
+                        valid_from: at,
+                        valid_to: None,
                         subject_display_name: None,
                         object_display_name: r.display_name.clone(),
                         metadata: None,
                         event_id: event.event_id.clone(),
                     });
                 }
+                rels.retain(|l| {
+                    let keep = wanted
+                        .iter()
+                        .any(|w| l.is(&w.relationship_type, &w.object_type, &w.object_id));
+                    if !keep && l.valid_from < at {
+                        l.close(&mut plan, at);
+                        return false;
+                    }
+                    true
+                });
             }
             EventKind::Relationship(input) => {
-                let subject = (
-                    input.subject_entity_type.as_str(),
-                    input.subject_entity_id.as_str(),
-                );
-                let existing = by_subject.get(&subject).map(Vec::as_slice).unwrap_or_default();
-                let same_object = |r: &CurrentRelationship| {
-                    r.relationship_type == input.relationship_type
-                        && r.object_type == input.object_entity_type
-                        && r.object_id == input.object_entity_id
-                };
                 if input.cardinality.is_some_and(Cardinality::is_single_valued) {
-                    for r in existing {
-                        if r.relationship_type == input.relationship_type
-                            && !same_object(r)
-                            && r.valid_from < event.at
-                        {
-                            plan.close.push((r.id, event.at));
+                    rels.retain(|l| {
+                        let other = l.relationship_type == input.relationship_type
+                            && !l.is(
+                                &input.relationship_type,
+                                &input.object_entity_type,
+                                &input.object_entity_id,
+                            );
+                        if other && l.valid_from < at {
+                            l.close(&mut plan, at);
+                            return false;
                         }
-                    }
+                        true
+                    });
                 }
-                if existing.iter().any(|r| same_object(r)) {
-                    continue;
-                }
-                plan.insert.push(NewRelationship {
+                wanted.push(NewRelationship {
                     id: Uuid::new_v4(),
-                    subject_type: input.subject_entity_type.clone(),
-                    subject_id: input.subject_entity_id.clone(),
+                    subject_type: subject.0.clone(),
+                    subject_id: subject.1.clone(),
                     relationship_type: input.relationship_type.clone(),
                     cardinality: input.cardinality.map(Cardinality::as_str),
                     object_type: input.object_entity_type.clone(),
                     object_id: input.object_entity_id.clone(),
                     object_source: None,
-                    valid_from: event.at,
+                    valid_from: at,
+                    valid_to: None,
                     subject_display_name: input.subject_display_name.clone(),
                     object_display_name: input.object_display_name.clone(),
                     metadata: input.metadata.as_ref().map(|m| m.to_string()),
                     event_id: event.event_id.clone(),
                 });
             }
-            _ => {}
+            EventKind::Registered(_) => continue,
+        }
+        for new in wanted {
+            if rels
+                .iter()
+                .any(|l| l.is(&new.relationship_type, &new.object_type, &new.object_id))
+            {
+                continue;
+            }
+            rels.push(Live {
+                stored: None,
+                inserted: Some(plan.insert.len()),
+                relationship_type: new.relationship_type.clone(),
+                object_type: new.object_type.clone(),
+                object_id: new.object_id.clone(),
+                valid_from: at,
+            });
+            plan.insert.push(new);
+        }
+        if newest.is_none_or(|newest| at > newest) {
+            latest.insert(subject, at);
         }
     }
     plan
@@ -206,7 +241,7 @@ pub(crate) struct Touch {
 
 /// One touch per entity seen by change events: the latest time, and the
 /// status of the latest event that sets one.
-pub(crate) fn touches(events: &[&Event]) -> Vec<Touch> {
+pub(crate) fn touches(events: &[Event]) -> Vec<Touch> {
     let mut touches: Vec<Touch> = Vec::new();
     let mut index: HashMap<EntityKey, usize> = HashMap::new();
     for event in events {
@@ -246,4 +281,68 @@ pub(crate) fn touches(events: &[&Event]) -> Vec<Touch> {
         }
     }
     touches
+}
+
+/// The (type, id) pairs whose catalog ids a batch's writes refer to: every
+/// event's entity, and every relationship's subject and object.
+pub(crate) fn referenced_entities(
+    events: &[Event],
+    relationships: &[NewRelationship],
+) -> Vec<(String, String)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut add = |t: &str, id: &str| {
+        if seen.insert((t.to_string(), id.to_string())) {
+            out.push((t.to_string(), id.to_string()));
+        }
+    };
+    for event in events {
+        let (t, id, _) = event.entity();
+        add(&t, &id);
+    }
+    for r in relationships {
+        add(&r.subject_type, &r.subject_id);
+        add(&r.object_type, &r.object_id);
+    }
+    out
+}
+
+/// An entry found for a referenced entity: (source system, last seen, catalog id).
+type FoundEntry = (String, DateTime<Utc>, Uuid);
+
+/// Catalog entries found for referenced entities.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogIds {
+    entries: HashMap<(String, String), Vec<FoundEntry>>,
+}
+
+impl CatalogIds {
+    /// Adds an entry: (type, id, source system, last seen, catalog id).
+    pub fn add(
+        &mut self,
+        entity_type: String,
+        entity_id: String,
+        source: String,
+        seen: DateTime<Utc>,
+        id: Uuid,
+    ) {
+        self.entries
+            .entry((entity_type, entity_id))
+            .or_default()
+            .push((source, seen, id));
+    }
+
+    /// The entry of that source system, else the most recently seen one.
+    pub fn get(&self, entity_type: &str, entity_id: &str, source: Option<&str>) -> Option<Uuid> {
+        let entries = self
+            .entries
+            .get(&(entity_type.to_string(), entity_id.to_string()))?;
+        if let Some(source) = source {
+            return entries.iter().find(|(s, _, _)| s == source).map(|(_, _, id)| *id);
+        }
+        entries
+            .iter()
+            .max_by_key(|(_, seen, id)| (*seen, *id))
+            .map(|(_, _, id)| *id)
+    }
 }

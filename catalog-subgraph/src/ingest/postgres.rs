@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::plan::{self, CurrentRelationship, RoundPlan};
-use super::{Event, EventKind, rounds};
+use super::plan::{self, CatalogIds, CurrentRelationship, LatestChanges, RelationshipPlan};
+use super::{Event, EventKind};
 use crate::db::now;
 use crate::error::CatalogError;
 use crate::registry;
@@ -40,10 +40,10 @@ pub(super) async fn write_batch(pool: &PgPool, events: &[Event]) -> Result<usize
     }
     register(&mut tx, &new).await?;
     touch(&mut tx, &new).await?;
-    for round in rounds(&new) {
-        relate(&mut tx, &round).await?;
-    }
-    log(&mut tx, &new).await?;
+    let relationships = plan_relationships(&mut tx, &new).await?;
+    let ids = catalog_ids(&mut tx, &plan::referenced_entities(&new, &relationships.insert)).await?;
+    relate(&mut tx, relationships, &ids).await?;
+    log(&mut tx, &new, &ids).await?;
     tx.commit().await?;
     Ok(new.len())
 }
@@ -76,8 +76,7 @@ async fn register(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> 
 /// `last_seen_at` (and status) of every entity the change events mention;
 /// entities not registered yet are registered from the event.
 async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Result<(), CatalogError> {
-    let refs: Vec<&Event> = events.iter().collect();
-    let touches = plan::touches(&refs);
+    let touches = plan::touches(events);
     if touches.is_empty() {
         return Ok(());
     }
@@ -138,11 +137,15 @@ async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Res
     Ok(())
 }
 
-/// The relationship changes of one round.
-async fn relate(tx: &mut Transaction<'static, Postgres>, round: &[&Event]) -> Result<(), CatalogError> {
-    let subjects = plan::round_subjects(round);
+/// The batch's relationship changes, planned from the current relationships
+/// of its subjects.
+async fn plan_relationships(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[Event],
+) -> Result<RelationshipPlan, CatalogError> {
+    let subjects = plan::relationship_subjects(events);
     if subjects.is_empty() {
-        return Ok(());
+        return Ok(RelationshipPlan::default());
     }
     let (types, ids): (Vec<&str>, Vec<&str>) = subjects.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
     let rows = sqlx::query(
@@ -170,7 +173,7 @@ async fn relate(tx: &mut Transaction<'static, Postgres>, round: &[&Event]) -> Re
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let latest: plan::LatestChanges = sqlx::query(
+    let latest: LatestChanges = sqlx::query(
         "SELECT r.subject_entity_type, r.subject_entity_id, \
            MAX(GREATEST(r.valid_from, COALESCE(r.valid_to, r.valid_from))) AS latest \
          FROM entity_relationships r JOIN unnest($1::text[], $2::text[]) AS s(t, i) \
@@ -192,7 +195,44 @@ async fn relate(tx: &mut Transaction<'static, Postgres>, round: &[&Event]) -> Re
         ))
     })
     .collect::<Result<_, sqlx::Error>>()?;
-    let RoundPlan { close, insert } = plan::plan_round(round, &current, &latest);
+    Ok(plan::plan_relationships(events, current, latest))
+}
+
+/// The catalog entries of the entities the batch refers to.
+async fn catalog_ids(
+    tx: &mut Transaction<'static, Postgres>,
+    entities: &[(String, String)],
+) -> Result<CatalogIds, CatalogError> {
+    let (types, ids): (Vec<&str>, Vec<&str>) = entities.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
+    let rows = sqlx::query(
+        "SELECT c.entity_type, c.source_entity_id, c.source_system, c.last_seen_at, c.id \
+         FROM entity_catalog c JOIN unnest($1::text[], $2::text[]) AS x(t, i) \
+           ON c.entity_type = x.t AND c.source_entity_id = x.i",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut found = CatalogIds::default();
+    for row in rows {
+        found.add(
+            row.try_get("entity_type")?,
+            row.try_get("source_entity_id")?,
+            row.try_get("source_system")?,
+            row.try_get("last_seen_at")?,
+            row.try_get("id")?,
+        );
+    }
+    Ok(found)
+}
+
+/// Closes and inserts the planned relationships.
+async fn relate(
+    tx: &mut Transaction<'static, Postgres>,
+    plan: RelationshipPlan,
+    catalog: &CatalogIds,
+) -> Result<(), CatalogError> {
+    let RelationshipPlan { close, insert } = plan;
     if !close.is_empty() {
         let (ids, ends): (Vec<Uuid>, Vec<DateTime<Utc>>) = close.into_iter().unzip();
         sqlx::query(
@@ -210,33 +250,40 @@ async fn relate(tx: &mut Transaction<'static, Postgres>, round: &[&Event]) -> Re
     let column = |f: fn(&plan::NewRelationship) -> Option<String>| insert.iter().map(f).collect::<Vec<_>>();
     let ids: Vec<Uuid> = insert.iter().map(|r| r.id).collect();
     let froms: Vec<DateTime<Utc>> = insert.iter().map(|r| r.valid_from).collect();
+    let tos: Vec<Option<DateTime<Utc>>> = insert.iter().map(|r| r.valid_to).collect();
+    let subjects: Vec<Option<Uuid>> = insert
+        .iter()
+        .map(|r| catalog.get(&r.subject_type, &r.subject_id, None))
+        .collect();
+    let objects: Vec<Option<Uuid>> = insert
+        .iter()
+        .map(|r| catalog.get(&r.object_type, &r.object_id, r.object_source.as_deref()))
+        .collect();
     sqlx::query(
         "INSERT INTO entity_relationships (id, subject_catalog_id, subject_entity_type, subject_entity_id, \
          relationship_type, relationship_cardinality, object_catalog_id, object_entity_type, object_entity_id, \
-         valid_from, subject_display_name, object_display_name, relationship_metadata, created_by_event_id, \
-         created_at) \
-         SELECT x.id, \
-           (SELECT c.id FROM entity_catalog c WHERE c.entity_type = x.st AND c.source_entity_id = x.si \
-             ORDER BY c.last_seen_at DESC LIMIT 1), \
-           x.st, x.si, x.rt, x.card, \
-           (SELECT c.id FROM entity_catalog c WHERE c.entity_type = x.ot AND c.source_entity_id = x.oi \
-             AND (x.os IS NULL OR c.source_system = x.os) ORDER BY c.last_seen_at DESC LIMIT 1), \
-           x.ot, x.oi, x.vf, x.sdn, x.odn, x.meta::jsonb, x.ev, $14 \
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                     $8::text[], $9::timestamptz[], $10::text[], $11::text[], $12::text[], $13::text[]) \
-           AS x(id, st, si, rt, card, ot, oi, os, vf, sdn, odn, meta, ev) \
+         valid_from, valid_to, subject_display_name, object_display_name, relationship_metadata, \
+         created_by_event_id, created_at) \
+         SELECT x.id, x.sc, x.st, x.si, x.rt, x.card, x.oc, x.ot, x.oi, x.vf, x.vt, x.sdn, x.odn, x.meta::jsonb, \
+           x.ev, $16 \
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], \
+                     $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], \
+                     $14::text[], $15::text[]) \
+           AS x(id, sc, st, si, rt, card, oc, ot, oi, vf, vt, sdn, odn, meta, ev) \
          ON CONFLICT (subject_entity_type, subject_entity_id, relationship_type, object_entity_type, \
            object_entity_id) WHERE valid_to IS NULL DO NOTHING",
     )
     .bind(&ids)
+    .bind(&subjects)
     .bind(column(|r| Some(r.subject_type.clone())))
     .bind(column(|r| Some(r.subject_id.clone())))
     .bind(column(|r| Some(r.relationship_type.clone())))
     .bind(column(|r| r.cardinality.map(str::to_string)))
+    .bind(&objects)
     .bind(column(|r| Some(r.object_type.clone())))
     .bind(column(|r| Some(r.object_id.clone())))
-    .bind(column(|r| r.object_source.clone()))
     .bind(&froms)
+    .bind(&tos)
     .bind(column(|r| r.subject_display_name.clone()))
     .bind(column(|r| r.object_display_name.clone()))
     .bind(column(|r| r.metadata.clone()))
@@ -248,10 +295,20 @@ async fn relate(tx: &mut Transaction<'static, Postgres>, round: &[&Event]) -> Re
 }
 
 /// The event log rows of the batch.
-async fn log(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Result<(), CatalogError> {
+async fn log(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[Event],
+    catalog: &CatalogIds,
+) -> Result<(), CatalogError> {
     let mut ids = Vec::with_capacity(events.len());
-    let (mut event_ids, mut kinds, mut types, mut entity_ids, mut sources) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut event_ids, mut kinds, mut catalog_ids, mut types, mut entity_ids, mut sources) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     let (mut fields, mut payloads, mut traces, mut spans, mut ats) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for event in events {
@@ -260,6 +317,7 @@ async fn log(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Resul
         ids.push(Uuid::new_v4());
         event_ids.push(event.event_id.as_str());
         kinds.push(event.event_type());
+        catalog_ids.push(catalog.get(&entity_type, &entity_id, source.as_deref()));
         types.push(entity_type);
         entity_ids.push(entity_id);
         sources.push(source);
@@ -275,17 +333,15 @@ async fn log(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Resul
     sqlx::query(
         "INSERT INTO event_log (id, event_id, event_type, catalog_id, entity_type, entity_id, source_system, \
          changed_fields, event_payload, trace_id, span_id, event_timestamp, ingested_at) \
-         SELECT x.id, x.ev, x.kind, \
-           (SELECT c.id FROM entity_catalog c WHERE c.entity_type = x.t AND c.source_entity_id = x.e \
-             AND (x.s IS NULL OR c.source_system = x.s) ORDER BY c.last_seen_at DESC LIMIT 1), \
-           x.t, x.e, x.s, x.cf::jsonb, x.p::jsonb, x.tr, x.sp, x.at, $12 \
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                     $8::text[], $9::text[], $10::text[], $11::timestamptz[]) \
-           AS x(id, ev, kind, t, e, s, cf, p, tr, sp, at)",
+         SELECT x.id, x.ev, x.kind, x.c, x.t, x.e, x.s, x.cf::jsonb, x.p::jsonb, x.tr, x.sp, x.at, $13 \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], \
+                     $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) \
+           AS x(id, ev, kind, c, t, e, s, cf, p, tr, sp, at)",
     )
     .bind(&ids)
     .bind(&event_ids)
     .bind(&kinds)
+    .bind(&catalog_ids)
     .bind(&types)
     .bind(&entity_ids)
     .bind(&sources)

@@ -4,8 +4,8 @@
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
-use super::plan::{self, CurrentRelationship, RoundPlan};
-use super::{Event, EventKind, rounds};
+use super::plan::{self, CatalogIds, CurrentRelationship, LatestChanges, RelationshipPlan};
+use super::{Event, EventKind};
 use crate::db::{BeginWrite, now};
 use crate::error::CatalogError;
 use crate::registry;
@@ -34,10 +34,10 @@ pub(super) async fn write_batch(pool: &SqlitePool, events: &[Event]) -> Result<u
     }
     register(&mut tx, &new).await?;
     touch(&mut tx, &new).await?;
-    for round in rounds(&new) {
-        relate(&mut tx, &round).await?;
-    }
-    log(&mut tx, &new).await?;
+    let relationships = plan_relationships(&mut tx, &new).await?;
+    let ids = catalog_ids(&mut tx, &plan::referenced_entities(&new, &relationships.insert)).await?;
+    relate(&mut tx, relationships, &ids).await?;
+    log(&mut tx, &new, &ids).await?;
     tx.commit().await?;
     Ok(new.len())
 }
@@ -67,8 +67,7 @@ async fn register(tx: &mut Transaction<'static, Sqlite>, events: &[Event]) -> Re
 }
 
 async fn touch(tx: &mut Transaction<'static, Sqlite>, events: &[Event]) -> Result<(), CatalogError> {
-    let refs: Vec<&Event> = events.iter().collect();
-    for t in plan::touches(&refs) {
+    for t in plan::touches(events) {
         sqlx::query(
             "INSERT INTO entity_catalog (id, entity_type, domain, source_system, source_entity_id, api_base_url, \
              api_path_template, api_method, created_at, updated_at, last_seen_at, status) \
@@ -104,21 +103,13 @@ async fn touch(tx: &mut Transaction<'static, Sqlite>, events: &[Event]) -> Resul
     Ok(())
 }
 
-async fn relate(tx: &mut Transaction<'static, Sqlite>, round: &[&Event]) -> Result<(), CatalogError> {
+async fn plan_relationships(
+    tx: &mut Transaction<'static, Sqlite>,
+    events: &[Event],
+) -> Result<RelationshipPlan, CatalogError> {
     let mut current = Vec::new();
-    let mut latest = plan::LatestChanges::new();
-    for (subject_type, subject_id) in plan::round_subjects(round) {
-        let newest: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-            "SELECT MAX(MAX(valid_from, COALESCE(valid_to, valid_from))) FROM entity_relationships \
-             WHERE subject_entity_type = $1 AND subject_entity_id = $2",
-        )
-        .bind(&subject_type)
-        .bind(&subject_id)
-        .fetch_one(&mut **tx)
-        .await?;
-        if let Some(newest) = newest {
-            latest.insert((subject_type.clone(), subject_id.clone()), newest);
-        }
+    let mut latest = LatestChanges::new();
+    for (subject_type, subject_id) in plan::relationship_subjects(events) {
         let rows = sqlx::query(
             "SELECT id, subject_entity_type, subject_entity_id, relationship_type, object_entity_type, \
              object_entity_id, valid_from FROM entity_relationships \
@@ -139,51 +130,98 @@ async fn relate(tx: &mut Transaction<'static, Sqlite>, round: &[&Event]) -> Resu
                 valid_from: row.try_get("valid_from")?,
             });
         }
+        let newest: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
+            "SELECT MAX(MAX(valid_from, COALESCE(valid_to, valid_from))) FROM entity_relationships \
+             WHERE subject_entity_type = $1 AND subject_entity_id = $2",
+        )
+        .bind(&subject_type)
+        .bind(&subject_id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if let Some(newest) = newest {
+            latest.insert((subject_type, subject_id), newest);
+        }
     }
-    let RoundPlan { close, insert } = plan::plan_round(round, &current, &latest);
-    for (id, at) in close {
+    Ok(plan::plan_relationships(events, current, latest))
+}
+
+async fn catalog_ids(
+    tx: &mut Transaction<'static, Sqlite>,
+    entities: &[(String, String)],
+) -> Result<CatalogIds, CatalogError> {
+    let mut found = CatalogIds::default();
+    for (entity_type, entity_id) in entities {
+        let rows = sqlx::query(
+            "SELECT source_system, last_seen_at, id FROM entity_catalog \
+             WHERE entity_type = $1 AND source_entity_id = $2",
+        )
+        .bind(entity_type)
+        .bind(entity_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for row in rows {
+            found.add(
+                entity_type.clone(),
+                entity_id.clone(),
+                row.try_get("source_system")?,
+                row.try_get("last_seen_at")?,
+                row.try_get("id")?,
+            );
+        }
+    }
+    Ok(found)
+}
+
+async fn relate(
+    tx: &mut Transaction<'static, Sqlite>,
+    plan: RelationshipPlan,
+    catalog: &CatalogIds,
+) -> Result<(), CatalogError> {
+    for (id, at) in plan.close {
         sqlx::query("UPDATE entity_relationships SET valid_to = $1 WHERE id = $2")
             .bind(at)
             .bind(id)
             .execute(&mut **tx)
             .await?;
     }
-    for r in insert {
+    let created_at = now();
+    for r in plan.insert {
         sqlx::query(
             "INSERT INTO entity_relationships (id, subject_catalog_id, subject_entity_type, subject_entity_id, \
              relationship_type, relationship_cardinality, object_catalog_id, object_entity_type, \
-             object_entity_id, valid_from, subject_display_name, object_display_name, relationship_metadata, \
-             created_by_event_id, created_at) VALUES ($1, \
-               (SELECT id FROM entity_catalog WHERE entity_type = $2 AND source_entity_id = $3 \
-                 ORDER BY last_seen_at DESC LIMIT 1), \
-               $2, $3, $4, $5, \
-               (SELECT id FROM entity_catalog WHERE entity_type = $6 AND source_entity_id = $7 \
-                 AND ($8 IS NULL OR source_system = $8) ORDER BY last_seen_at DESC LIMIT 1), \
-               $6, $7, $9, $10, $11, $12, $13, $14) \
+             object_entity_id, valid_from, valid_to, subject_display_name, object_display_name, \
+             relationship_metadata, created_by_event_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
              ON CONFLICT (subject_entity_type, subject_entity_id, relationship_type, object_entity_type, \
                object_entity_id) WHERE valid_to IS NULL DO NOTHING",
         )
         .bind(r.id)
+        .bind(catalog.get(&r.subject_type, &r.subject_id, None))
         .bind(&r.subject_type)
         .bind(&r.subject_id)
         .bind(&r.relationship_type)
         .bind(r.cardinality)
+        .bind(catalog.get(&r.object_type, &r.object_id, r.object_source.as_deref()))
         .bind(&r.object_type)
         .bind(&r.object_id)
-        .bind(&r.object_source)
         .bind(r.valid_from)
+        .bind(r.valid_to)
         .bind(&r.subject_display_name)
         .bind(&r.object_display_name)
         .bind(&r.metadata)
         .bind(&r.event_id)
-        .bind(now())
+        .bind(created_at)
         .execute(&mut **tx)
         .await?;
     }
     Ok(())
 }
 
-async fn log(tx: &mut Transaction<'static, Sqlite>, events: &[Event]) -> Result<(), CatalogError> {
+async fn log(
+    tx: &mut Transaction<'static, Sqlite>,
+    events: &[Event],
+    catalog: &CatalogIds,
+) -> Result<(), CatalogError> {
     let ingested_at = now();
     for event in events {
         let (entity_type, entity_id, source) = event.entity();
@@ -192,14 +230,13 @@ async fn log(tx: &mut Transaction<'static, Sqlite>, events: &[Event]) -> Result<
             .map_err(|e| CatalogError::Database(e.to_string()))?;
         sqlx::query(
             "INSERT INTO event_log (id, event_id, event_type, catalog_id, entity_type, entity_id, source_system, \
-             changed_fields, event_payload, trace_id, span_id, event_timestamp, ingested_at) VALUES ($1, $2, $3, \
-               (SELECT id FROM entity_catalog WHERE entity_type = $4 AND source_entity_id = $5 \
-                 AND ($6 IS NULL OR source_system = $6) ORDER BY last_seen_at DESC LIMIT 1), \
-               $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             changed_fields, event_payload, trace_id, span_id, event_timestamp, ingested_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(Uuid::new_v4())
         .bind(&event.event_id)
         .bind(event.event_type())
+        .bind(catalog.get(&entity_type, &entity_id, source.as_deref()))
         .bind(&entity_type)
         .bind(&entity_id)
         .bind(&source)

@@ -190,3 +190,40 @@ async fn bad_graphql_input_names_what_is_wrong() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn with_a_write_token_writes_without_it_are_refused_and_audited() {
+    on_both(|_, t| async move {
+        let catalog = t.catalog().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = catalog.protected_router("s3cret".into());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let client = reqwest::Client::new();
+        let mutation = json!({"query": "mutation { registerSchema(input: {entityType: \"T\", schema: \"type T { id: ID }\", format: GRAPHQL}) { version } }"});
+        let refused = client.post(format!("{base}/graphql")).json(&mutation).send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+        let wrong = client
+            .post(format!("{base}/subjects/s/versions"))
+            .bearer_auth("guess")
+            .body(json!({"schema": "\"string\""}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 401);
+        let allowed = client.post(format!("{base}/graphql")).bearer_auth("s3cret").json(&mutation).send().await.unwrap();
+        let body: serde_json::Value = allowed.json().await.unwrap();
+        assert_eq!(body["data"]["registerSchema"]["version"], 1);
+        let read = client.post(format!("{base}/graphql")).json(&json!({"query": "{ entityTypes }"})).send().await.unwrap();
+        assert_eq!(read.status(), 200);
+        let denied = dictamesh_catalog::audit::count(&t.db, dictamesh_catalog::audit::AuditAction::AccessDenied)
+            .await
+            .unwrap();
+        assert_eq!(denied, 2);
+    })
+    .await;
+}
