@@ -24,8 +24,6 @@ pub const RESERVED_TYPE_NAMES: &[&str] = &[
     "SchemaFormat",
     "SchemaVersion",
     "SchemaInput",
-    "IngestReport",
-    "RejectedMessage",
     "Query",
     "Mutation",
     "Subscription",

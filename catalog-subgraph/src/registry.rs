@@ -233,18 +233,6 @@ pub async fn register_entity(
     Ok(entry)
 }
 
-/// The entry with that catalog id.
-pub async fn entry(db: &Database, id: Uuid) -> Result<Option<CatalogEntry>, CatalogError> {
-    let sql = format!("SELECT {ENTRY_COLUMNS} FROM entity_catalog WHERE id = $1");
-    let entry = on_pool!(db, pool => {
-        match sqlx::query(&sql).bind(id).fetch_optional(pool).await? {
-            Some(row) => Some(entry_from_row(&row)?),
-            None => None,
-        }
-    });
-    Ok(entry)
-}
-
 /// The entries with these ids, aligned with `ids` (`None` where missing).
 pub async fn entries(db: &Database, ids: &[Uuid]) -> Result<Vec<Option<CatalogEntry>>, CatalogError> {
     if ids.is_empty() {
@@ -294,17 +282,6 @@ pub async fn find_entry(
         }
     });
     Ok(entry)
-}
-
-/// Where to fetch an active entity: its API with the path template filled in
-/// (the seed's `GetEntityLocation`).
-pub async fn entity_location(
-    db: &Database,
-    entity_type: &str,
-    entity_id: &str,
-) -> Result<Option<EntityLocation>, CatalogError> {
-    let entry = find_entry(db, entity_type, entity_id, None).await?;
-    Ok(entry.filter(|e| e.status == "active").map(|e| location_of(&e)))
 }
 
 /// The location of an entry.

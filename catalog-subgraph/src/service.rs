@@ -146,11 +146,6 @@ impl Catalog {
         self.inner.current().subgraph.clone()
     }
 
-    /// The catalog's database.
-    pub fn database(&self) -> &Database {
-        &self.inner.db
-    }
-
     /// Rebuilds the subgraph if the registry has entity types it lacks (or
     /// lost some); returns whether it did.
     pub async fn refresh(&self) -> Result<bool, CatalogError> {
