@@ -1,6 +1,7 @@
 //! The `dictamesh` command line.
 
 mod bench_command;
+mod catalog;
 mod compose_command;
 mod dev;
 mod router_command;
@@ -23,6 +24,8 @@ enum Command {
     /// Runs the example mesh in one process on embedded defaults: three
     /// subgraphs, the router on 127.0.0.1:4000, demo data.
     Dev(dev::DevArgs),
+    /// Serves the metadata catalog subgraph and its Confluent-compatible schema registry.
+    Catalog(catalog::CatalogArgs),
     /// Compose a supergraph from rover's `supergraph.yaml` (like `rover supergraph compose`).
     Compose(compose_command::ComposeArgs),
     /// Runs one subgraph alone, as a Kubernetes pod would.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
     let result = match cli.command {
+        Command::Catalog(args) => block_on(catalog::run(args)),
         Command::Compose(args) => compose_command::run(args),
         Command::Subgraph(args) => block_on(subgraph::run(args)),
         Command::Dev(args) => block_on(dev::run(args)),

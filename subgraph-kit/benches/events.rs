@@ -115,7 +115,9 @@ async fn main() {
     let config = KafkaConfig::new(std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()));
     let domain = format!("bench{}", uuid::Uuid::new_v4().simple());
     let topic = format!("{domain}.bench.entity_changed");
-    ensure_topics(&config, std::slice::from_ref(&topic)).await.unwrap();
+    ensure_topics(&config, std::slice::from_ref(&topic))
+        .await
+        .unwrap();
     let publisher = Arc::new(KafkaPublisher::new(&config, Encoder::json()).unwrap());
 
     let total = 100_000;
@@ -152,7 +154,9 @@ async fn main() {
     );
 
     let latency_topic = format!("{domain}lat.bench.entity_changed");
-    ensure_topics(&config, std::slice::from_ref(&latency_topic)).await.unwrap();
+    ensure_topics(&config, std::slice::from_ref(&latency_topic))
+        .await
+        .unwrap();
     let measure = Arc::new(Measure::default());
     let consumer = tokio::spawn(consume(
         config.clone(),

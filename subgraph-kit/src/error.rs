@@ -132,6 +132,14 @@ pub enum BuildError {
         /// What is wrong.
         reason: String,
     },
+    /// A resolved field has the name of a field the type already has.
+    #[error("field `{type_name}.{field}` is defined twice")]
+    DuplicateField {
+        /// The object type.
+        type_name: String,
+        /// The field's name.
+        field: String,
+    },
     /// An entity type was mounted twice.
     #[error("entity `{0}` is mounted twice")]
     DuplicateEntity(String),

@@ -60,6 +60,7 @@ pub mod model;
 #[cfg(feature = "outbox")]
 pub mod outbox;
 pub mod resilience;
+mod resolved;
 pub mod runtime;
 mod schema;
 pub mod sdl;
@@ -79,6 +80,7 @@ pub use entity::{Entity, EntityMeta, InputType};
 pub use error::{AdapterError, BuildError};
 pub use graphql_type::{GraphQLType, ID, Reference};
 pub use key::EntityKey;
+pub use resolved::{FieldCall, ResolvedField};
 pub use server::{router, serve};
 pub use subgraph::{Readiness, Subgraph, SubgraphBuilder};
 

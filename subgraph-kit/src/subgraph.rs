@@ -14,9 +14,10 @@ use crate::entity::Entity;
 use crate::error::BuildError;
 use crate::events::{ChangePublisher, InProcessBus};
 use crate::metrics::SubgraphMetrics;
-use crate::model::{KeyDef, TypeRegistry};
+use crate::model::{KeyDef, ObjectDef, TypeDef, TypeRegistry};
+use crate::resolved::ResolvedField;
 use crate::runtime::{EntityRuntime, EntitySource, EntityWriter, RuntimeContext};
-use crate::schema::{self, EntityNulls, MountedEntity, MountedWriter, ReferenceBatches};
+use crate::schema::{self, CustomFields, EntityNulls, MountedEntity, MountedWriter, ReferenceBatches};
 use crate::sdl::ComposedDirective;
 
 type MountFn = Box<dyn FnOnce(&MountContext<'_>) -> Result<MountedEntity, BuildError> + Send>;
@@ -74,11 +75,52 @@ pub struct SubgraphBuilder {
     overrides: HashMap<String, EntityOptions>,
     publisher: Arc<dyn ChangePublisher>,
     public_url: String,
+    custom: CustomFields,
     #[cfg(feature = "redis")]
     redis: Option<crate::cache::RedisStore>,
 }
 
 impl SubgraphBuilder {
+    /// Adds a custom `Query` field served by its resolver.
+    pub fn query(mut self, field: ResolvedField) -> Self {
+        self.register_types_of(&field);
+        self.custom.queries.push(field);
+        self
+    }
+
+    /// Adds a custom `Mutation` field served by its resolver.
+    pub fn mutation(mut self, field: ResolvedField) -> Self {
+        self.register_types_of(&field);
+        self.custom.mutations.push(field);
+        self
+    }
+
+    /// Adds a resolved field (one with arguments, or computed from the parent)
+    /// to the object or entity type `type_name`; its resolver sees the parent
+    /// object in [`crate::FieldCall::parent`].
+    pub fn field(mut self, type_name: impl Into<String>, field: ResolvedField) -> Self {
+        self.register_types_of(&field);
+        self.custom.fields.push((type_name.into(), field));
+        self
+    }
+
+    /// Declares an entity type known only at run time, which this subgraph
+    /// contributes fields to without an adapter: `_entities` answers each
+    /// representation with the representation itself, and the type's other
+    /// fields are resolved fields added with [`Self::field`]. `def` carries the
+    /// type's `@key`s and key fields, e.g. `type Customer @key(fields: "id") { id: ID! }`.
+    pub fn entity_stub(mut self, def: ObjectDef) -> Self {
+        self.custom.stubs.push(def.name.clone());
+        self.registry.insert(TypeDef::Object(def));
+        self
+    }
+
+    fn register_types_of(&mut self, field: &ResolvedField) {
+        for register in &field.registrations {
+            register(&mut self.registry);
+        }
+    }
+
     /// Mounts a read-only entity served by `adapter`.
     pub fn entity<A: DataProductAdapter>(mut self, adapter: A) -> Self {
         self.registry.register::<A::Entity>();
@@ -190,8 +232,14 @@ impl SubgraphBuilder {
             .iter()
             .filter_map(|m| m.writer.as_ref().map(|w| w.writer.clone()))
             .collect();
-        let traced = schema::build(self.registry.clone(), &mounted, &self.composed, true)?;
-        let built = schema::build(self.registry, &mounted, &self.composed, false)?;
+        let traced = schema::build(
+            self.registry.clone(),
+            &mounted,
+            &self.composed,
+            self.custom.clone(),
+            true,
+        )?;
+        let built = schema::build(self.registry, &mounted, &self.composed, self.custom, false)?;
         Ok(Subgraph {
             inner: Arc::new(SubgraphInner {
                 name: self.name,
@@ -246,6 +294,7 @@ impl Subgraph {
             overrides: HashMap::new(),
             publisher: Arc::new(InProcessBus::default()),
             public_url: "http://127.0.0.1:4001/graphql".into(),
+            custom: CustomFields::default(),
             #[cfg(feature = "redis")]
             redis: None,
         }

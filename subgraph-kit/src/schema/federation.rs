@@ -12,12 +12,37 @@ use crate::error::AdapterError;
 use crate::key::EntityKey;
 use crate::runtime::{EntitySource, EntityValue};
 
+/// How `_entities` turns representations of one type into objects.
+pub enum Resolution {
+    /// Through the entity's runtime (cache, then one batched adapter call).
+    Source(Arc<dyn EntitySource>),
+    /// Each representation is the object itself: an entity stub whose other
+    /// fields are resolved fields (`SubgraphBuilder::entity_stub`).
+    Representation,
+}
+
 /// An entity type `_entities` can resolve.
 pub struct ResolvableEntity {
-    /// Its runtime.
-    pub source: Arc<dyn EntitySource>,
+    /// How its representations become objects.
+    pub resolution: Resolution,
     /// Its resolvable keys, in declaration order.
     pub matchers: Vec<KeyMatcher>,
+}
+
+impl ResolvableEntity {
+    async fn load(&self, keys: Vec<EntityKey>) -> Vec<Result<Option<EntityValue>, AdapterError>> {
+        match &self.resolution {
+            Resolution::Source(source) => source.load(keys).await,
+            Resolution::Representation => keys
+                .iter()
+                .map(|key| {
+                    async_graphql::to_value(key.representation())
+                        .map(|value| Some(Arc::new(value)))
+                        .map_err(|e| AdapterError::Internal(format!("representation does not convert: {e}")))
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The placeholder for a representation that resolves to `null`: async-graphql's
@@ -125,10 +150,12 @@ pub fn entities_field(entities: Arc<HashMap<String, ResolvableEntity>>) -> Field
                     Err(message) => ctx.add_error(item_error(&ctx, index, message, "INVALID_REPRESENTATION")),
                 }
             }
-            let loads = by_type.into_values().map(|(entity, slots, keys)| async move {
-                let results = entity.source.load(keys).await;
-                (entity.source.type_name(), slots, results)
-            });
+            let loads = by_type
+                .into_iter()
+                .map(|(type_name, (entity, slots, keys))| async move {
+                    let results = entity.load(keys).await;
+                    (type_name.to_string(), slots, results)
+                });
             let nulls = ctx.data_opt::<Arc<EntityNulls>>();
             let response_key = ctx.item.node.response_key().node.to_string();
             let mut resolved: Vec<Option<FieldValue<'_>>> = (0..count).map(|_| None).collect();
@@ -136,7 +163,7 @@ pub fn entities_field(entities: Arc<HashMap<String, ResolvableEntity>>) -> Field
                 for (slot, result) in slots.into_iter().zip(results) {
                     match result {
                         Ok(Some(value)) => {
-                            resolved[slot] = Some(FieldValue::owned_any(value).with_type(type_name))
+                            resolved[slot] = Some(FieldValue::owned_any(value).with_type(type_name.clone()))
                         }
                         Ok(None) => {}
                         Err(error) => ctx.add_error(adapter_error(&ctx, slot, &error)),

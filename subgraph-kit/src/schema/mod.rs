@@ -18,12 +18,14 @@ use crate::error::BuildError;
 use crate::ftv1::FederatedTracing;
 use crate::key::Selection;
 use crate::model::{BUILTIN_SCALARS, ObjectDef, TypeDef, TypeRef, TypeRegistry};
+use crate::resolved::ResolvedField;
 use crate::runtime::{EntitySource, EntityWriter};
 use crate::sdl::{self, ComposedDirective};
-use federation::ResolvableEntity;
+use federation::{Resolution, ResolvableEntity};
 use references::Completion;
 use representations::KeyMatcher;
 use root_fields::RootField;
+use values::Shape;
 
 /// The write side of a mounted entity with its input types.
 pub struct MountedWriter {
@@ -43,6 +45,20 @@ pub struct MountedEntity {
     pub writer: Option<MountedWriter>,
 }
 
+/// What a subgraph serves besides its mounted entities: custom root fields,
+/// resolved fields of object types and entity stubs.
+#[derive(Default, Clone)]
+pub struct CustomFields {
+    /// Custom `Query` fields.
+    pub queries: Vec<ResolvedField>,
+    /// Custom `Mutation` fields.
+    pub mutations: Vec<ResolvedField>,
+    /// Resolved fields of object types: (type name, field).
+    pub fields: Vec<(String, ResolvedField)>,
+    /// Entity types resolved from their representations.
+    pub stubs: Vec<String>,
+}
+
 /// The served schema and the SDL that describes it.
 pub struct BuiltSchema {
     /// What executes requests.
@@ -58,14 +74,35 @@ pub fn build(
     mut registry: TypeRegistry,
     mounted: &[MountedEntity],
     composed: &[ComposedDirective],
+    custom: CustomFields,
     traced: bool,
 ) -> Result<BuiltSchema, BuildError> {
     if let Some(name) = registry.conflicts().first() {
         return Err(BuildError::ConflictingType(name.clone()));
     }
+    let mut object_resolvers: HashMap<String, HashMap<String, ResolvedField>> = HashMap::new();
+    for (type_name, field) in custom.fields {
+        let object = registry
+            .object_mut(&type_name)
+            .ok_or_else(|| BuildError::UnknownType {
+                referenced: type_name.clone(),
+                by: format!("SubgraphBuilder::field(\"{type_name}\", {})", field.def.name),
+            })?;
+        if object.field(&field.def.name).is_some() {
+            return Err(BuildError::DuplicateField {
+                type_name,
+                field: field.def.name.clone(),
+            });
+        }
+        object.fields.push(field.def.clone());
+        object_resolvers
+            .entry(type_name)
+            .or_default()
+            .insert(field.def.name.clone(), field);
+    }
     check_references(&registry)?;
     check_field_sets(&registry)?;
-    let resolvable = resolvable_entities(&registry, mounted)?;
+    let resolvable = resolvable_entities(&registry, mounted, &custom.stubs)?;
 
     let mut queries: Vec<RootField> = Vec::new();
     let mut mutations: Vec<RootField> = Vec::new();
@@ -104,6 +141,12 @@ pub fn build(
                 w.patch.clone(),
             )?);
         }
+    }
+    for field in custom.queries {
+        queries.push(resolved_root(field, &registry));
+    }
+    for field in custom.mutations {
+        mutations.push(resolved_root(field, &registry));
     }
     let mut query_def = ObjectDef::new("Query");
     query_def.fields = queries.iter().map(|r| r.def.clone()).collect();
@@ -146,7 +189,12 @@ pub fn build(
     for def in registry.types() {
         builder = match def {
             TypeDef::Object(o) if o.name == "Query" || o.name == "Mutation" => builder,
-            TypeDef::Object(o) => builder.register(dynamic_object(o, &registry, &completions)),
+            TypeDef::Object(o) => builder.register(dynamic_object(
+                o,
+                &registry,
+                &completions,
+                object_resolvers.remove(&o.name).unwrap_or_default(),
+            )),
             TypeDef::Enum(e) => builder.register(e.values.iter().fold(Enum::new(e.name.clone()), |en, v| {
                 en.item(EnumItem::new(v.name.clone()))
             })),
@@ -166,15 +214,20 @@ fn dynamic_object(
     def: &ObjectDef,
     registry: &TypeRegistry,
     completions: &HashMap<String, Completion>,
+    mut resolvers: HashMap<String, ResolvedField>,
 ) -> Object {
     let mut object = Object::new(def.name.clone());
     if let Some(description) = &def.description {
         object = object.description(description.clone());
     }
     for field in &def.fields {
-        object = object.field(match completions.get(field.ty.base_name()) {
-            Some(completion) => values::reference_field(field, completion.clone()),
-            None => values::data_field(field, registry),
+        let resolved = resolvers.remove(&field.name);
+        object = object.field(match (resolved, completions.get(field.ty.base_name())) {
+            (Some(resolved), _) => {
+                values::resolved_field(&resolved, Shape::of(registry, field.ty.base_name()))
+            }
+            (None, Some(completion)) => values::reference_field(field, completion.clone()),
+            (None, None) => values::data_field(field, registry),
         });
     }
     object
@@ -196,6 +249,15 @@ fn completions(registry: &TypeRegistry, mounted: &[MountedEntity]) -> HashMap<St
             ))
         })
         .collect()
+}
+
+/// A custom root field, served by its resolver.
+fn resolved_root(field: ResolvedField, registry: &TypeRegistry) -> RootField {
+    let served = values::resolved_field(&field, Shape::of(registry, field.def.ty.base_name()));
+    RootField {
+        def: field.def,
+        field: served,
+    }
 }
 
 /// Every type a field or argument mentions must exist.
@@ -311,13 +373,29 @@ fn check_selections(
 fn resolvable_entities(
     registry: &TypeRegistry,
     mounted: &[MountedEntity],
+    stubs: &[String],
 ) -> Result<HashMap<String, ResolvableEntity>, BuildError> {
     let mut out = HashMap::new();
-    for entity in mounted {
-        let name = entity.source.type_name();
+    let resolutions = mounted
+        .iter()
+        .map(|entity| {
+            (
+                entity.source.type_name(),
+                Resolution::Source(entity.source.clone()),
+                "Subgraph::builder().entity(..)",
+            )
+        })
+        .chain(stubs.iter().map(|name| {
+            (
+                name.as_str(),
+                Resolution::Representation,
+                "SubgraphBuilder::entity_stub(..)",
+            )
+        }));
+    for (name, resolution, by) in resolutions {
         let object = registry.object(name).ok_or_else(|| BuildError::UnknownType {
             referenced: name.into(),
-            by: "Subgraph::builder().entity(..)".into(),
+            by: by.into(),
         })?;
         let matchers = object
             .keys
@@ -333,13 +411,7 @@ fn resolvable_entities(
             })
             .collect::<Result<Vec<_>, _>>()?;
         if out
-            .insert(
-                name.to_string(),
-                ResolvableEntity {
-                    source: entity.source.clone(),
-                    matchers,
-                },
-            )
+            .insert(name.to_string(), ResolvableEntity { resolution, matchers })
             .is_some()
         {
             return Err(BuildError::DuplicateEntity(name.into()));

@@ -9,6 +9,7 @@ use async_graphql::dynamic::{Field, FieldFuture, FieldValue, InputValue, Resolve
 use super::references::{Completion, ReferenceBatches};
 
 use crate::model::{FieldDef, InputValueDef, TypeDef, TypeRegistry};
+use crate::resolved::{FieldCall, ResolvedField};
 use crate::runtime::EntityValue;
 
 /// Whether a named type is a leaf (scalar or enum) or has fields.
@@ -166,6 +167,53 @@ pub fn reference_field(def: &FieldDef, completion: Completion) -> Field {
                         Err(error) => Err(error.to_graphql()),
                     }
                 }
+            }
+        })
+    })
+}
+
+/// Serves a value a resolver produced (owned, unlike values read from a parent).
+pub fn owned_field_value(value: Value, shape: Shape) -> Option<FieldValue<'static>> {
+    match value {
+        Value::Null => None,
+        Value::List(items) => {
+            Some(FieldValue::list(items.into_iter().map(|item| {
+                owned_field_value(item, shape).unwrap_or(FieldValue::NULL)
+            })))
+        }
+        other => Some(match shape {
+            Shape::Leaf => FieldValue::value(other),
+            Shape::Composite => FieldValue::owned_any::<EntityValue>(std::sync::Arc::new(other)),
+        }),
+    }
+}
+
+/// A field served by a [`ResolvedField`]'s resolver, given the field's
+/// arguments and its parent object as JSON. Errors carry their code; a
+/// nullable field resolves to `null` next to its error.
+pub fn resolved_field(resolved: &ResolvedField, shape: Shape) -> Field {
+    let resolve = resolved.resolve.clone();
+    let nullable = !resolved.def.ty.is_non_null();
+    dynamic_field(&resolved.def, move |ctx| {
+        let resolve = resolve.clone();
+        let arguments = ctx
+            .args
+            .iter()
+            .filter_map(|(name, value)| {
+                Some((name.to_string(), serde_json::to_value(value.as_value()).ok()?))
+            })
+            .collect();
+        let parent = parent_value(ctx.parent_value)
+            .and_then(|value| serde_json::to_value(value).ok())
+            .unwrap_or_default();
+        FieldFuture::new(async move {
+            match resolve(FieldCall::new(arguments, parent)).await {
+                Ok(value) => Ok(owned_field_value(value, shape)),
+                Err(error) if nullable => {
+                    ctx.add_error(ctx.set_error_path(error.to_graphql().into_server_error(ctx.item.pos)));
+                    Ok(None)
+                }
+                Err(error) => Err(error.to_graphql()),
             }
         })
     })

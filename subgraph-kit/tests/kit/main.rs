@@ -4,4 +4,5 @@ mod books;
 mod contract_failures;
 mod entities;
 mod http;
+mod resolved;
 mod writes;

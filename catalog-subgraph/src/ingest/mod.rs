@@ -1,0 +1,453 @@
+//! Ingest: the catalog's topics (`system.metadata.entity_registered`,
+//! `system.lineage.relationship_created`, `<domain>.<source>.entity_changed`)
+//! written in one transaction per batch: the event log, relationships and
+//! `last_seen_at`, de-duplicated by `event_id`. Until the event bus exists,
+//! [`Ingestor::ingest`] (and `POST /ingest`) is the way in; [`consumer`]
+//! commits a source's offsets only after the batch's transaction commits.
+
+pub mod consumer;
+mod plan;
+mod postgres;
+mod sqlite;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Datelike, Utc};
+use dictamesh::events::{ChangeType, EntityChangeEvent, RelationshipReference};
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Database, stored_time};
+use crate::error::CatalogError;
+use crate::model::{EntityRegistration, RelationshipInput};
+use crate::names::check_entity_type;
+use crate::registry;
+
+/// The topic of entity registrations.
+pub const ENTITY_REGISTERED_TOPIC: &str = "system.metadata.entity_registered";
+/// The topic of recorded relationships.
+pub const RELATIONSHIP_CREATED_TOPIC: &str = "system.lineage.relationship_created";
+/// The suffix of the per-source change topics, `<domain>.<source>.entity_changed`.
+pub const ENTITY_CHANGED_SUFFIX: &str = "entity_changed";
+
+/// One message of a catalog topic, its payload as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestMessage {
+    /// The topic it was published on.
+    pub topic: String,
+    /// The event.
+    pub payload: serde_json::Value,
+}
+
+/// The payload of `system.metadata.entity_registered`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntityRegisteredEvent {
+    /// Unique event id.
+    pub event_id: String,
+    /// When, in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The registration (camelCase fields, as `registerEntity` takes them).
+    pub registration: EntityRegistration,
+}
+
+/// The payload of `system.lineage.relationship_created`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelationshipCreatedEvent {
+    /// Unique event id.
+    pub event_id: String,
+    /// When, in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The relationship (camelCase fields, as `recordRelationship` takes them).
+    pub relationship: RelationshipInput,
+}
+
+/// A message the ingest did not take, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RejectedMessage {
+    /// Its index in the batch.
+    pub index: usize,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestReport {
+    /// Messages in the batch.
+    pub received: usize,
+    /// Events written (new `event_id`s).
+    pub ingested: usize,
+    /// Events already ingested (in an earlier batch or earlier in this one).
+    pub duplicates: usize,
+    /// Messages that are not valid events of their topic; they are skipped.
+    pub rejected: Vec<RejectedMessage>,
+}
+
+/// An entity named by type, id and source system.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct EntityKey {
+    pub entity_type: String,
+    pub entity_id: String,
+    pub source_system: String,
+}
+
+/// A decoded event, ready to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct Event {
+    pub event_id: String,
+    pub at: DateTime<Utc>,
+    pub kind: EventKind,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum EventKind {
+    Changed(Box<EntityChangeEvent>),
+    Registered(Box<EntityRegistration>),
+    Relationship(Box<RelationshipInput>),
+}
+
+impl Event {
+    /// The `event_type` column.
+    pub fn event_type(&self) -> &'static str {
+        match &self.kind {
+            EventKind::Changed(e) => match e.event_type {
+                ChangeType::Created => "CREATED",
+                ChangeType::Updated => "UPDATED",
+                ChangeType::Deleted => "DELETED",
+                ChangeType::Archived => "ARCHIVED",
+            },
+            EventKind::Registered(_) => "ENTITY_REGISTERED",
+            EventKind::Relationship(_) => "RELATIONSHIP_CREATED",
+        }
+    }
+
+    /// The entity the event is about (type, id, source system when known).
+    pub fn entity(&self) -> (String, String, Option<String>) {
+        match &self.kind {
+            EventKind::Changed(e) => (
+                e.entity.entity_type.clone(),
+                e.entity.id.clone(),
+                Some(e.source_system.clone()),
+            ),
+            EventKind::Registered(r) => (
+                r.entity_type.clone(),
+                r.source_entity_id.clone(),
+                Some(r.source_system.clone()),
+            ),
+            EventKind::Relationship(r) => (r.subject_entity_type.clone(), r.subject_entity_id.clone(), None),
+        }
+    }
+
+    /// The subject whose relationships the event touches, if any.
+    pub fn relationship_subject(&self) -> Option<(String, String)> {
+        match &self.kind {
+            EventKind::Changed(_) if self.replaces_relationships() => {
+                let (t, id, _) = self.entity();
+                Some((t, id))
+            }
+            EventKind::Relationship(r) => Some((r.subject_entity_type.clone(), r.subject_entity_id.clone())),
+            _ => None,
+        }
+    }
+
+    /// Whether a change event states the entity's whole set of relationships:
+    /// it lists some, or the entity is gone (an empty list on a create or
+    /// update means "unknown", not "none", since writers often omit them).
+    pub fn replaces_relationships(&self) -> bool {
+        match &self.kind {
+            EventKind::Changed(e) => {
+                !e.relationships.is_empty()
+                    || matches!(e.event_type, ChangeType::Deleted | ChangeType::Archived)
+            }
+            _ => false,
+        }
+    }
+
+    /// The relationships that must be current after the event.
+    pub fn current_relationships(&self) -> Vec<&RelationshipReference> {
+        match &self.kind {
+            EventKind::Changed(e) if !matches!(e.event_type, ChangeType::Deleted | ChangeType::Archived) => {
+                e.relationships.iter().collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The catalog status the event sets, if it changes it.
+    pub fn status(&self) -> Option<&'static str> {
+        match &self.kind {
+            EventKind::Changed(e) => match e.event_type {
+                ChangeType::Created => Some("active"),
+                ChangeType::Deleted => Some("deleted"),
+                ChangeType::Archived => Some("archived"),
+                ChangeType::Updated => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// `(trace_id, span_id)` when the event carries a trace.
+    pub fn trace(&self) -> (Option<String>, Option<String>) {
+        match &self.kind {
+            EventKind::Changed(e) if !e.trace_context.trace_id.is_empty() => (
+                Some(e.trace_context.trace_id.clone()),
+                Some(e.trace_context.span_id.clone()).filter(|s| !s.is_empty()),
+            ),
+            _ => (None, None),
+        }
+    }
+
+    /// The fields the event changed.
+    pub fn changed_fields(&self) -> Vec<String> {
+        match &self.kind {
+            EventKind::Changed(e) => e.changed_fields.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn time_of(millis: i64) -> Result<DateTime<Utc>, String> {
+    DateTime::from_timestamp_millis(millis)
+        .map(stored_time)
+        .ok_or_else(|| format!("timestamp {millis} is out of range"))
+}
+
+fn check_event_id(event_id: &str) -> Result<(), String> {
+    if event_id.is_empty() || event_id.len() > 255 {
+        return Err("event_id must be 1 to 255 characters".into());
+    }
+    Ok(())
+}
+
+fn check_length(field: &str, value: &str, max: usize) -> Result<(), String> {
+    if value.is_empty() || value.len() > max {
+        return Err(format!("{field} must be 1 to {max} characters"));
+    }
+    Ok(())
+}
+
+/// Decodes a message by its topic; the error says why it is not an event.
+pub(crate) fn decode(message: &IngestMessage) -> Result<Event, String> {
+    let topic = message.topic.as_str();
+    let payload = message.payload.clone();
+    if topic == ENTITY_REGISTERED_TOPIC {
+        let event: EntityRegisteredEvent = serde_json::from_value(payload.clone())
+            .map_err(|e| format!("not an entity_registered event: {e}"))?;
+        check_event_id(&event.event_id)?;
+        registry::validate(&event.registration).map_err(|e| e.to_string())?;
+        return Ok(Event {
+            event_id: event.event_id,
+            at: time_of(event.timestamp)?,
+            kind: EventKind::Registered(Box::new(event.registration)),
+            payload,
+        });
+    }
+    if topic == RELATIONSHIP_CREATED_TOPIC {
+        let event: RelationshipCreatedEvent = serde_json::from_value(payload.clone())
+            .map_err(|e| format!("not a relationship_created event: {e}"))?;
+        check_event_id(&event.event_id)?;
+        let r = &event.relationship;
+        check_length("subjectEntityType", &r.subject_entity_type, 100)?;
+        check_length("subjectEntityId", &r.subject_entity_id, 255)?;
+        check_length("relationshipType", &r.relationship_type, 100)?;
+        check_length("objectEntityType", &r.object_entity_type, 100)?;
+        check_length("objectEntityId", &r.object_entity_id, 255)?;
+        let mut relationship = event.relationship;
+        relationship.event_id = Some(event.event_id.clone());
+        return Ok(Event {
+            event_id: event.event_id,
+            at: time_of(event.timestamp)?,
+            kind: EventKind::Relationship(Box::new(relationship)),
+            payload,
+        });
+    }
+    let parts: Vec<&str> = topic.split('.').collect();
+    if parts.len() == 3 && parts[2] == ENTITY_CHANGED_SUFFIX && !parts[0].is_empty() && !parts[1].is_empty() {
+        let event: EntityChangeEvent =
+            serde_json::from_value(payload.clone()).map_err(|e| format!("not an EntityChangeEvent: {e}"))?;
+        check_event_id(&event.event_id)?;
+        check_entity_type(&event.entity.entity_type).map_err(|e| e.to_string())?;
+        check_length("entity.id", &event.entity.id, 255)?;
+        check_length("source_system", &event.source_system, 100)?;
+        check_length("domain", &event.domain, 100)?;
+        for r in &event.relationships {
+            check_length("relationships.type", &r.entity_type, 100)?;
+            check_length("relationships.entity_id", &r.entity_id, 255)?;
+            check_length("relationships.relationship_kind", &r.relationship_kind, 100)?;
+        }
+        return Ok(Event {
+            event_id: event.event_id.clone(),
+            at: time_of(event.timestamp)?,
+            kind: EventKind::Changed(Box::new(event)),
+            payload,
+        });
+    }
+    Err(format!(
+        "`{topic}` is not a catalog topic ({ENTITY_REGISTERED_TOPIC}, {RELATIONSHIP_CREATED_TOPIC} or \
+         <domain>.<source>.{ENTITY_CHANGED_SUFFIX})"
+    ))
+}
+
+/// Writes batches of catalog events.
+#[derive(Clone, Debug)]
+pub struct Ingestor {
+    db: Database,
+    /// Months whose event log partition is known to exist (PostgreSQL).
+    partitions: Arc<Mutex<HashSet<(i32, u32)>>>,
+}
+
+impl Ingestor {
+    /// An ingestor writing into `db`.
+    pub fn new(db: Database) -> Self {
+        Ingestor {
+            db,
+            partitions: Arc::default(),
+        }
+    }
+
+    /// Writes a batch in one transaction: every new event in the event log,
+    /// registrations, relationships and `last_seen_at`. Events whose
+    /// `event_id` was ingested before are skipped; invalid messages are
+    /// reported and skipped. On a database error nothing of the batch is
+    /// written and the error is returned, so the batch can be retried whole.
+    pub async fn ingest(&self, messages: &[IngestMessage]) -> Result<IngestReport, CatalogError> {
+        let mut report = IngestReport {
+            received: messages.len(),
+            ..IngestReport::default()
+        };
+        let mut events = Vec::with_capacity(messages.len());
+        let mut ids = HashSet::with_capacity(messages.len());
+        for (index, message) in messages.iter().enumerate() {
+            match decode(message) {
+                Ok(event) if ids.insert(event.event_id.clone()) => events.push(event),
+                Ok(_) => report.duplicates += 1,
+                Err(reason) => report.rejected.push(RejectedMessage { index, reason }),
+            }
+        }
+        if events.is_empty() {
+            return Ok(report);
+        }
+        let written = match &self.db {
+            Database::Postgres(pool) => {
+                self.ensure_partitions(pool, &events).await?;
+                postgres::write_batch(pool, &events).await?
+            }
+            Database::Sqlite(pool) => sqlite::write_batch(pool, &events).await?,
+        };
+        report.duplicates += events.len() - written;
+        report.ingested = written;
+        Ok(report)
+    }
+
+    /// Creates the monthly event log partitions the batch needs (outside its
+    /// transaction: partitions are shared and DDL locks the parent table).
+    async fn ensure_partitions(&self, pool: &sqlx::PgPool, events: &[Event]) -> Result<(), CatalogError> {
+        let mut months: Vec<(i32, u32, DateTime<Utc>)> = Vec::new();
+        {
+            let known = self
+                .partitions
+                .lock()
+                .map_err(|_| CatalogError::Database("partition cache poisoned".into()))?;
+            for event in events {
+                let month = (event.at.year(), event.at.month());
+                if !known.contains(&month) && !months.iter().any(|(y, m, _)| (*y, *m) == month) {
+                    months.push((month.0, month.1, event.at));
+                }
+            }
+        }
+        for (year, month, at) in months {
+            sqlx::query("SELECT dictamesh_ensure_event_log_partition($1)")
+                .bind(at)
+                .execute(pool)
+                .await?;
+            if let Ok(mut known) = self.partitions.lock() {
+                known.insert((year, month));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn changed(id: &str, entity: &str, relationships: serde_json::Value) -> IngestMessage {
+        IngestMessage {
+            topic: "customers.crm.entity_changed".into(),
+            payload: json!({
+                "event_id": id, "event_type": "UPDATED", "timestamp": 1_700_000_000_000_i64,
+                "source_system": "crm", "domain": "customers",
+                "entity": {"type": "Customer", "id": entity, "version": 1, "url": "http://crm/graphql", "etag": null},
+                "changed_fields": ["name"], "relationships": relationships, "metadata": {},
+                "trace_context": {"trace_id": "", "span_id": "", "parent_span_id": null}
+            }),
+        }
+    }
+
+    #[test]
+    fn messages_decode_by_topic_and_bad_ones_say_why() {
+        assert!(decode(&changed("e1", "c1", json!([]))).is_ok());
+        let unknown = IngestMessage {
+            topic: "orders.created".into(),
+            payload: json!({}),
+        };
+        assert!(decode(&unknown).unwrap_err().contains("not a catalog topic"));
+        let mut broken = changed("e1", "c1", json!([]));
+        broken.payload["entity"]["type"] = json!("no-dashes");
+        assert!(decode(&broken).unwrap_err().contains("GraphQL type name"));
+        let registered = IngestMessage {
+            topic: ENTITY_REGISTERED_TOPIC.into(),
+            payload: json!({"event_id": "r1", "timestamp": 0, "registration": {"entityType": "Customer"}}),
+        };
+        assert!(decode(&registered).unwrap_err().contains("entity_registered"));
+    }
+
+    fn invoices(ids: &[&str]) -> serde_json::Value {
+        serde_json::Value::Array(
+            ids.iter()
+                .map(|id| {
+                    json!({"type": "Invoice", "entity_id": id, "source_system": "billing",
+                                 "relationship_kind": "has_invoice", "display_name": null})
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_batch_plans_relationship_changes_in_order_in_memory() {
+        let events: Vec<Event> = [
+            changed("e1", "c1", invoices(&["i1", "i2"])),
+            changed("e2", "c2", invoices(&["i9"])),
+            changed("e3", "c1", invoices(&["i2", "i3"])),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(n, m)| {
+            let mut event = decode(m).unwrap();
+            event.at += chrono::Duration::seconds(n as i64);
+            event
+        })
+        .collect();
+        let plan = plan::plan_relationships(&events, Vec::new(), plan::LatestChanges::new());
+        let rows: Vec<(String, String, bool)> = plan
+            .insert
+            .iter()
+            .map(|r| (r.subject_id.clone(), r.object_id.clone(), r.valid_to.is_some()))
+            .collect();
+        let expected = [
+            ("c1", "i1", true),
+            ("c1", "i2", false),
+            ("c2", "i9", false),
+            ("c1", "i3", false),
+        ];
+        assert_eq!(
+            rows,
+            expected.map(|(s, o, closed)| (s.to_string(), o.to_string(), closed)),
+            "i1 opened and closed within the batch"
+        );
+        assert!(plan.close.is_empty());
+    }
+}

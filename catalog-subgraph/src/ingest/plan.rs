@@ -1,0 +1,348 @@
+//! What a batch writes, worked out once for both backends from the state the
+//! batch starts from: catalog touches, the catalog ids events refer to, and
+//! every relationship change, applied in the batch's order in memory so each
+//! backend then writes them in a few statements.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{EntityKey, Event, EventKind};
+use crate::model::Cardinality;
+
+/// A current relationship as the planner needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct CurrentRelationship {
+    pub id: Uuid,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub relationship_type: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub valid_from: DateTime<Utc>,
+}
+
+/// A relationship to insert (closed already when a later event of the same
+/// batch ended it).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NewRelationship {
+    pub id: Uuid,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub relationship_type: String,
+    pub cardinality: Option<&'static str>,
+    pub object_type: String,
+    pub object_id: String,
+    pub object_source: Option<String>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
+    pub subject_display_name: Option<String>,
+    pub object_display_name: Option<String>,
+    pub metadata: Option<String>,
+    pub event_id: String,
+}
+
+/// Per subject, the time of its newest relationship change (the latest
+/// `valid_from` or `valid_to` of any of its relationships).
+pub(crate) type LatestChanges = HashMap<(String, String), DateTime<Utc>>;
+
+/// The relationship writes of a batch.
+#[derive(Debug, Default)]
+pub(crate) struct RelationshipPlan {
+    /// Stored relationships to close, with the time they end.
+    pub close: Vec<(Uuid, DateTime<Utc>)>,
+    /// Relationships to insert.
+    pub insert: Vec<NewRelationship>,
+}
+
+/// The subjects whose relationships a batch may change.
+pub(crate) fn relationship_subjects(events: &[Event]) -> Vec<(String, String)> {
+    let mut seen = HashSet::new();
+    events
+        .iter()
+        .filter_map(Event::relationship_subject)
+        .filter(|subject| seen.insert(subject.clone()))
+        .collect()
+}
+
+/// A live relationship while planning: stored, or inserted by this batch.
+struct Live {
+    stored: Option<Uuid>,
+    inserted: Option<usize>,
+    relationship_type: String,
+    object_type: String,
+    object_id: String,
+    valid_from: DateTime<Utc>,
+}
+
+impl Live {
+    fn is(&self, relationship_type: &str, object_type: &str, object_id: &str) -> bool {
+        self.relationship_type == relationship_type
+            && self.object_type == object_type
+            && self.object_id == object_id
+    }
+
+    /// Ends the relationship at `at` in the plan.
+    fn close(&self, plan: &mut RelationshipPlan, at: DateTime<Utc>) {
+        if let Some(id) = self.stored {
+            plan.close.push((id, at));
+        }
+        if let Some(index) = self.inserted {
+            plan.insert[index].valid_to = Some(at);
+        }
+    }
+}
+
+/// Applies the batch's events in order. A change event that states its
+/// relationships closes the subject's other current ones and opens the
+/// missing ones; a recorded relationship opens unless current, and for
+/// single-valued cardinalities closes the subject's other objects of its
+/// type. A change event older than the subject's newest relationship change
+/// leaves its relationships alone, and nothing closes at or before the start
+/// of its validity: late events do not rewrite newer history.
+pub(crate) fn plan_relationships(
+    events: &[Event],
+    current: Vec<CurrentRelationship>,
+    mut latest: LatestChanges,
+) -> RelationshipPlan {
+    let mut live: HashMap<(String, String), Vec<Live>> = HashMap::new();
+    for r in current {
+        live.entry((r.subject_type, r.subject_id))
+            .or_default()
+            .push(Live {
+                stored: Some(r.id),
+                inserted: None,
+                relationship_type: r.relationship_type,
+                object_type: r.object_type,
+                object_id: r.object_id,
+                valid_from: r.valid_from,
+            });
+    }
+    let mut plan = RelationshipPlan::default();
+    for event in events {
+        let Some(subject) = event.relationship_subject() else {
+            continue;
+        };
+        let at = event.at;
+        let newest = latest.get(&subject).copied();
+        let rels = live.entry(subject.clone()).or_default();
+        let mut wanted: Vec<NewRelationship> = Vec::new();
+        match &event.kind {
+            EventKind::Changed(_) => {
+                if newest.is_some_and(|newest| at < newest) {
+                    continue;
+                }
+                for r in event.current_relationships() {
+                    if wanted.iter().any(|w| {
+                        w.relationship_type == r.relationship_kind
+                            && w.object_type == r.entity_type
+                            && w.object_id == r.entity_id
+                    }) {
+                        continue;
+                    }
+                    wanted.push(NewRelationship {
+                        id: Uuid::new_v4(),
+                        subject_type: subject.0.clone(),
+                        subject_id: subject.1.clone(),
+                        relationship_type: r.relationship_kind.clone(),
+                        cardinality: None,
+                        object_type: r.entity_type.clone(),
+                        object_id: r.entity_id.clone(),
+                        object_source: Some(r.source_system.clone()),
+                        valid_from: at,
+                        valid_to: None,
+                        subject_display_name: None,
+                        object_display_name: r.display_name.clone(),
+                        metadata: None,
+                        event_id: event.event_id.clone(),
+                    });
+                }
+                rels.retain(|l| {
+                    let keep = wanted
+                        .iter()
+                        .any(|w| l.is(&w.relationship_type, &w.object_type, &w.object_id));
+                    if !keep && l.valid_from < at {
+                        l.close(&mut plan, at);
+                        return false;
+                    }
+                    true
+                });
+            }
+            EventKind::Relationship(input) => {
+                if input.cardinality.is_some_and(Cardinality::is_single_valued) {
+                    rels.retain(|l| {
+                        let other = l.relationship_type == input.relationship_type
+                            && !l.is(
+                                &input.relationship_type,
+                                &input.object_entity_type,
+                                &input.object_entity_id,
+                            );
+                        if other && l.valid_from < at {
+                            l.close(&mut plan, at);
+                            return false;
+                        }
+                        true
+                    });
+                }
+                wanted.push(NewRelationship {
+                    id: Uuid::new_v4(),
+                    subject_type: subject.0.clone(),
+                    subject_id: subject.1.clone(),
+                    relationship_type: input.relationship_type.clone(),
+                    cardinality: input.cardinality.map(Cardinality::as_str),
+                    object_type: input.object_entity_type.clone(),
+                    object_id: input.object_entity_id.clone(),
+                    object_source: None,
+                    valid_from: at,
+                    valid_to: None,
+                    subject_display_name: input.subject_display_name.clone(),
+                    object_display_name: input.object_display_name.clone(),
+                    metadata: input.metadata.as_ref().map(|m| m.to_string()),
+                    event_id: event.event_id.clone(),
+                });
+            }
+            EventKind::Registered(_) => continue,
+        }
+        for new in wanted {
+            if rels
+                .iter()
+                .any(|l| l.is(&new.relationship_type, &new.object_type, &new.object_id))
+            {
+                continue;
+            }
+            rels.push(Live {
+                stored: None,
+                inserted: Some(plan.insert.len()),
+                relationship_type: new.relationship_type.clone(),
+                object_type: new.object_type.clone(),
+                object_id: new.object_id.clone(),
+                valid_from: at,
+            });
+            plan.insert.push(new);
+        }
+        if newest.is_none_or(|newest| at > newest) {
+            latest.insert(subject, at);
+        }
+    }
+    plan
+}
+
+/// The newest sighting of an entity in a batch: its catalog upsert.
+#[derive(Debug, Clone)]
+pub(crate) struct Touch {
+    pub key: EntityKey,
+    pub domain: String,
+    pub url: String,
+    pub at: DateTime<Utc>,
+    /// The status the newest status-changing event sets, with its time.
+    pub status: Option<(&'static str, DateTime<Utc>)>,
+}
+
+/// One touch per entity seen by change events: the latest time, and the
+/// status of the latest event that sets one.
+pub(crate) fn touches(events: &[Event]) -> Vec<Touch> {
+    let mut touches: Vec<Touch> = Vec::new();
+    let mut index: HashMap<EntityKey, usize> = HashMap::new();
+    for event in events {
+        let EventKind::Changed(change) = &event.kind else {
+            continue;
+        };
+        let key = EntityKey {
+            entity_type: change.entity.entity_type.clone(),
+            entity_id: change.entity.id.clone(),
+            source_system: change.source_system.clone(),
+        };
+        let status = event.status().map(|s| (s, event.at));
+        match index.get(&key) {
+            Some(&i) => {
+                let touch = &mut touches[i];
+                if event.at >= touch.at {
+                    touch.at = event.at;
+                    touch.domain = change.domain.clone();
+                    touch.url = change.entity.url.clone();
+                }
+                if let Some((s, at)) = status
+                    && touch.status.is_none_or(|(_, previous)| at >= previous)
+                {
+                    touch.status = Some((s, at));
+                }
+            }
+            None => {
+                index.insert(key.clone(), touches.len());
+                touches.push(Touch {
+                    key,
+                    domain: change.domain.clone(),
+                    url: change.entity.url.clone(),
+                    at: event.at,
+                    status,
+                });
+            }
+        }
+    }
+    touches
+}
+
+/// The (type, id) pairs whose catalog ids a batch's writes refer to: every
+/// event's entity, and every relationship's subject and object.
+pub(crate) fn referenced_entities(
+    events: &[Event],
+    relationships: &[NewRelationship],
+) -> Vec<(String, String)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    let mut add = |t: &str, id: &str| {
+        if seen.insert((t.to_string(), id.to_string())) {
+            out.push((t.to_string(), id.to_string()));
+        }
+    };
+    for event in events {
+        let (t, id, _) = event.entity();
+        add(&t, &id);
+    }
+    for r in relationships {
+        add(&r.subject_type, &r.subject_id);
+        add(&r.object_type, &r.object_id);
+    }
+    out
+}
+
+/// An entry found for a referenced entity: (source system, last seen, catalog id).
+type FoundEntry = (String, DateTime<Utc>, Uuid);
+
+/// Catalog entries found for referenced entities.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogIds {
+    entries: HashMap<(String, String), Vec<FoundEntry>>,
+}
+
+impl CatalogIds {
+    /// Adds an entry: (type, id, source system, last seen, catalog id).
+    pub fn add(
+        &mut self,
+        entity_type: String,
+        entity_id: String,
+        source: String,
+        seen: DateTime<Utc>,
+        id: Uuid,
+    ) {
+        self.entries
+            .entry((entity_type, entity_id))
+            .or_default()
+            .push((source, seen, id));
+    }
+
+    /// The entry of that source system, else the most recently seen one.
+    pub fn get(&self, entity_type: &str, entity_id: &str, source: Option<&str>) -> Option<Uuid> {
+        let entries = self
+            .entries
+            .get(&(entity_type.to_string(), entity_id.to_string()))?;
+        if let Some(source) = source {
+            return entries.iter().find(|(s, _, _)| s == source).map(|(_, _, id)| *id);
+        }
+        entries
+            .iter()
+            .max_by_key(|(_, seen, id)| (*seen, *id))
+            .map(|(_, _, id)| *id)
+    }
+}

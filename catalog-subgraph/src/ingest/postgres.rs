@@ -1,0 +1,357 @@
+//! Writing a batch into PostgreSQL with set-based statements (arrays and
+//! `unnest`): a handful of statements per batch whatever its size.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use super::plan::{self, CatalogIds, CurrentRelationship, LatestChanges, RelationshipPlan};
+use super::{Event, EventKind};
+use crate::db::now;
+use crate::error::CatalogError;
+use crate::registry;
+
+/// Writes the events of a batch whose `event_id`s are new, in one
+/// transaction; returns how many were new.
+pub(super) async fn write_batch(pool: &PgPool, events: &[Event]) -> Result<usize, CatalogError> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
+    let fresh: HashSet<String> = sqlx::query_scalar(
+        "INSERT INTO event_ids (event_id, event_timestamp) SELECT * FROM unnest($1::text[], $2::timestamptz[]) \
+         ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
+    )
+    .bind(&ids)
+    .bind(&times)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    let new: Vec<Event> = events
+        .iter()
+        .filter(|e| fresh.contains(&e.event_id))
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        tx.commit().await?;
+        return Ok(0);
+    }
+    register(&mut tx, &new).await?;
+    touch(&mut tx, &new).await?;
+    let relationships = plan_relationships(&mut tx, &new).await?;
+    let ids = catalog_ids(&mut tx, &plan::referenced_entities(&new, &relationships.insert)).await?;
+    relate(&mut tx, relationships, &ids).await?;
+    log(&mut tx, &new, &ids).await?;
+    tx.commit().await?;
+    Ok(new.len())
+}
+
+/// Registrations from `entity_registered` events, in order.
+async fn register(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Result<(), CatalogError> {
+    let sql = registry::upsert_sql();
+    for event in events {
+        let EventKind::Registered(registration) = &event.kind else {
+            continue;
+        };
+        let mut registration = (**registration).clone();
+        if let Some(schema_id) = registration.schema_id {
+            let known: Option<i32> = sqlx::query_scalar("SELECT id FROM schemas WHERE id = $1")
+                .bind(schema_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if known.is_none() {
+                tracing::warn!(event_id = %event.event_id, schema_id, "registration names an unknown schema id; dropped");
+                registration.schema_id = None;
+            }
+        }
+        registry::bind_registration!(sqlx::query(&sql), &registration, event.at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `last_seen_at` (and status) of every entity the change events mention;
+/// entities not registered yet are registered from the event.
+async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Result<(), CatalogError> {
+    let touches = plan::touches(events);
+    if touches.is_empty() {
+        return Ok(());
+    }
+    let mut ids = Vec::with_capacity(touches.len());
+    let (mut types, mut entity_ids, mut sources) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut domains, mut urls, mut ats, mut statuses) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for t in &touches {
+        ids.push(Uuid::new_v4());
+        types.push(t.key.entity_type.as_str());
+        entity_ids.push(t.key.entity_id.as_str());
+        sources.push(t.key.source_system.as_str());
+        domains.push(t.domain.as_str());
+        urls.push(t.url.as_str());
+        ats.push(t.at);
+        statuses.push(t.status.map_or("active", |(s, _)| s));
+    }
+    sqlx::query(
+        "INSERT INTO entity_catalog (id, entity_type, domain, source_system, source_entity_id, api_base_url, \
+         api_path_template, api_method, created_at, updated_at, last_seen_at, status) \
+         SELECT x.id, x.t, x.d, x.s, x.e, x.u, '', 'POST', x.at, x.at, x.at, x.st \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                     $7::timestamptz[], $8::text[]) AS x(id, t, d, s, e, u, at, st) \
+         ON CONFLICT (source_system, source_entity_id, entity_type) DO UPDATE SET \
+           last_seen_at = GREATEST(entity_catalog.last_seen_at, excluded.last_seen_at)",
+    )
+    .bind(&ids)
+    .bind(&types)
+    .bind(&domains)
+    .bind(&sources)
+    .bind(&entity_ids)
+    .bind(&urls)
+    .bind(&ats)
+    .bind(&statuses)
+    .execute(&mut **tx)
+    .await?;
+    let changes: Vec<&plan::Touch> = touches.iter().filter(|t| t.status.is_some()).collect();
+    if !changes.is_empty() {
+        let types: Vec<&str> = changes.iter().map(|t| t.key.entity_type.as_str()).collect();
+        let entity_ids: Vec<&str> = changes.iter().map(|t| t.key.entity_id.as_str()).collect();
+        let sources: Vec<&str> = changes.iter().map(|t| t.key.source_system.as_str()).collect();
+        let (statuses, ats): (Vec<&str>, Vec<DateTime<Utc>>) =
+            changes.iter().filter_map(|t| t.status).unzip();
+        // A status applies only when its event is the newest sighting.
+        sqlx::query(
+            "UPDATE entity_catalog c SET status = x.st, updated_at = x.at \
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS x(t, e, s, st, at) \
+             WHERE c.entity_type = x.t AND c.source_entity_id = x.e AND c.source_system = x.s \
+               AND c.last_seen_at <= x.at AND c.status <> x.st",
+        )
+        .bind(&types)
+        .bind(&entity_ids)
+        .bind(&sources)
+        .bind(&statuses)
+        .bind(&ats)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The batch's relationship changes, planned from the current relationships
+/// of its subjects.
+async fn plan_relationships(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[Event],
+) -> Result<RelationshipPlan, CatalogError> {
+    let subjects = plan::relationship_subjects(events);
+    if subjects.is_empty() {
+        return Ok(RelationshipPlan::default());
+    }
+    let (types, ids): (Vec<&str>, Vec<&str>) = subjects.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
+    let rows = sqlx::query(
+        "SELECT r.id, r.subject_entity_type, r.subject_entity_id, r.relationship_type, r.object_entity_type, \
+         r.object_entity_id, r.valid_from \
+         FROM entity_relationships r JOIN unnest($1::text[], $2::text[]) AS s(t, i) \
+           ON r.subject_entity_type = s.t AND r.subject_entity_id = s.i \
+         WHERE r.valid_to IS NULL",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let current = rows
+        .iter()
+        .map(|row| {
+            Ok(CurrentRelationship {
+                id: row.try_get("id")?,
+                subject_type: row.try_get("subject_entity_type")?,
+                subject_id: row.try_get("subject_entity_id")?,
+                relationship_type: row.try_get("relationship_type")?,
+                object_type: row.try_get("object_entity_type")?,
+                object_id: row.try_get("object_entity_id")?,
+                valid_from: row.try_get("valid_from")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let latest: LatestChanges = sqlx::query(
+        "SELECT r.subject_entity_type, r.subject_entity_id, \
+           MAX(GREATEST(r.valid_from, COALESCE(r.valid_to, r.valid_from))) AS latest \
+         FROM entity_relationships r JOIN unnest($1::text[], $2::text[]) AS s(t, i) \
+           ON r.subject_entity_type = s.t AND r.subject_entity_id = s.i \
+         GROUP BY r.subject_entity_type, r.subject_entity_id",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|row| {
+        Ok((
+            (
+                row.try_get("subject_entity_type")?,
+                row.try_get("subject_entity_id")?,
+            ),
+            row.try_get("latest")?,
+        ))
+    })
+    .collect::<Result<_, sqlx::Error>>()?;
+    Ok(plan::plan_relationships(events, current, latest))
+}
+
+/// The catalog entries of the entities the batch refers to.
+async fn catalog_ids(
+    tx: &mut Transaction<'static, Postgres>,
+    entities: &[(String, String)],
+) -> Result<CatalogIds, CatalogError> {
+    let (types, ids): (Vec<&str>, Vec<&str>) = entities.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
+    let rows = sqlx::query(
+        "SELECT c.entity_type, c.source_entity_id, c.source_system, c.last_seen_at, c.id \
+         FROM entity_catalog c JOIN unnest($1::text[], $2::text[]) AS x(t, i) \
+           ON c.entity_type = x.t AND c.source_entity_id = x.i",
+    )
+    .bind(&types)
+    .bind(&ids)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut found = CatalogIds::default();
+    for row in rows {
+        found.add(
+            row.try_get("entity_type")?,
+            row.try_get("source_entity_id")?,
+            row.try_get("source_system")?,
+            row.try_get("last_seen_at")?,
+            row.try_get("id")?,
+        );
+    }
+    Ok(found)
+}
+
+/// Closes and inserts the planned relationships.
+async fn relate(
+    tx: &mut Transaction<'static, Postgres>,
+    plan: RelationshipPlan,
+    catalog: &CatalogIds,
+) -> Result<(), CatalogError> {
+    let RelationshipPlan { close, insert } = plan;
+    if !close.is_empty() {
+        let (ids, ends): (Vec<Uuid>, Vec<DateTime<Utc>>) = close.into_iter().unzip();
+        sqlx::query(
+            "UPDATE entity_relationships r SET valid_to = x.at \
+             FROM unnest($1::uuid[], $2::timestamptz[]) AS x(id, at) WHERE r.id = x.id",
+        )
+        .bind(&ids)
+        .bind(&ends)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if insert.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&plan::NewRelationship) -> Option<String>| insert.iter().map(f).collect::<Vec<_>>();
+    let ids: Vec<Uuid> = insert.iter().map(|r| r.id).collect();
+    let froms: Vec<DateTime<Utc>> = insert.iter().map(|r| r.valid_from).collect();
+    let tos: Vec<Option<DateTime<Utc>>> = insert.iter().map(|r| r.valid_to).collect();
+    let subjects: Vec<Option<Uuid>> = insert
+        .iter()
+        .map(|r| catalog.get(&r.subject_type, &r.subject_id, None))
+        .collect();
+    let objects: Vec<Option<Uuid>> = insert
+        .iter()
+        .map(|r| catalog.get(&r.object_type, &r.object_id, r.object_source.as_deref()))
+        .collect();
+    sqlx::query(
+        "INSERT INTO entity_relationships (id, subject_catalog_id, subject_entity_type, subject_entity_id, \
+         relationship_type, relationship_cardinality, object_catalog_id, object_entity_type, object_entity_id, \
+         valid_from, valid_to, subject_display_name, object_display_name, relationship_metadata, \
+         created_by_event_id, created_at) \
+         SELECT x.id, x.sc, x.st, x.si, x.rt, x.card, x.oc, x.ot, x.oi, x.vf, x.vt, x.sdn, x.odn, x.meta::jsonb, \
+           x.ev, $16 \
+         FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::uuid[], \
+                     $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::text[], \
+                     $14::text[], $15::text[]) \
+           AS x(id, sc, st, si, rt, card, oc, ot, oi, vf, vt, sdn, odn, meta, ev) \
+         ON CONFLICT (subject_entity_type, subject_entity_id, relationship_type, object_entity_type, \
+           object_entity_id) WHERE valid_to IS NULL DO NOTHING",
+    )
+    .bind(&ids)
+    .bind(&subjects)
+    .bind(column(|r| Some(r.subject_type.clone())))
+    .bind(column(|r| Some(r.subject_id.clone())))
+    .bind(column(|r| Some(r.relationship_type.clone())))
+    .bind(column(|r| r.cardinality.map(str::to_string)))
+    .bind(&objects)
+    .bind(column(|r| Some(r.object_type.clone())))
+    .bind(column(|r| Some(r.object_id.clone())))
+    .bind(&froms)
+    .bind(&tos)
+    .bind(column(|r| r.subject_display_name.clone()))
+    .bind(column(|r| r.object_display_name.clone()))
+    .bind(column(|r| r.metadata.clone()))
+    .bind(column(|r| Some(r.event_id.clone())))
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The event log rows of the batch.
+async fn log(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[Event],
+    catalog: &CatalogIds,
+) -> Result<(), CatalogError> {
+    let mut ids = Vec::with_capacity(events.len());
+    let (mut event_ids, mut kinds, mut catalog_ids, mut types, mut entity_ids, mut sources) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
+    let (mut fields, mut payloads, mut traces, mut spans, mut ats) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for event in events {
+        let (entity_type, entity_id, source) = event.entity();
+        let (trace, span) = event.trace();
+        ids.push(Uuid::new_v4());
+        event_ids.push(event.event_id.as_str());
+        kinds.push(event.event_type());
+        catalog_ids.push(catalog.get(&entity_type, &entity_id, source.as_deref()));
+        types.push(entity_type);
+        entity_ids.push(entity_id);
+        sources.push(source);
+        fields.push(
+            serde_json::to_string(&event.changed_fields())
+                .map_err(|e| CatalogError::Database(e.to_string()))?,
+        );
+        payloads.push(event.payload.to_string());
+        traces.push(trace);
+        spans.push(span);
+        ats.push(event.at);
+    }
+    sqlx::query(
+        "INSERT INTO event_log (id, event_id, event_type, catalog_id, entity_type, entity_id, source_system, \
+         changed_fields, event_payload, trace_id, span_id, event_timestamp, ingested_at) \
+         SELECT x.id, x.ev, x.kind, x.c, x.t, x.e, x.s, x.cf::jsonb, x.p::jsonb, x.tr, x.sp, x.at, $13 \
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[], \
+                     $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) \
+           AS x(id, ev, kind, c, t, e, s, cf, p, tr, sp, at)",
+    )
+    .bind(&ids)
+    .bind(&event_ids)
+    .bind(&kinds)
+    .bind(&catalog_ids)
+    .bind(&types)
+    .bind(&entity_ids)
+    .bind(&sources)
+    .bind(&fields)
+    .bind(&payloads)
+    .bind(&traces)
+    .bind(&spans)
+    .bind(&ats)
+    .bind(now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! `dictamesh catalog`: serves the metadata catalog subgraph with its schema
+//! registry.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use dictamesh_catalog::db::DEFAULT_DATABASE_URL;
+use dictamesh_catalog::{Catalog, Database};
+
+/// Arguments of `dictamesh catalog`.
+#[derive(Args)]
+pub struct CatalogArgs {
+    /// Address to listen on.
+    #[arg(long, env = "DICTAMESH_LISTEN", default_value = "127.0.0.1:4010")]
+    listen: SocketAddr,
+    /// The catalog's database: postgres://... in production, sqlite://FILE embedded.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    database_url: String,
+    /// Do not apply migrations at start (a deployment migrates in a Job); the
+    /// catalog then refuses to start on a database that is not migrated.
+    #[arg(long)]
+    no_migrate: bool,
+    /// The public GraphQL URL, put into events (default http://LISTEN/graphql).
+    #[arg(long, env = "DICTAMESH_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// A token that writes (mutations, schema registrations, config, ingest)
+    /// must present as `Authorization: Bearer <token>`; refusals are audited.
+    /// Without it the catalog is open to every caller.
+    #[arg(long, env = "DICTAMESH_CATALOG_WRITE_TOKEN", hide_env_values = true)]
+    write_token: Option<String>,
+    /// How often to look for entity types registered elsewhere, in seconds.
+    #[arg(long, default_value_t = 10)]
+    refresh_seconds: u64,
+}
+
+/// Migrates (or checks) the database, then serves until a shutdown signal.
+pub async fn run(args: CatalogArgs) -> anyhow::Result<()> {
+    let db = Database::connect(&args.database_url)
+        .await
+        .context("cannot reach the catalog database (DATABASE_URL)")?;
+    if args.no_migrate {
+        let status = db
+            .migration_status()
+            .await
+            .context("cannot read the database's migrations")?;
+        if !status.is_current() {
+            bail!(
+                "the database is not migrated for this catalog (pending: {:?}, modified: {:?}); run without \
+                 --no-migrate or apply migrations/{}",
+                status.pending,
+                status.modified,
+                db.backend()
+            );
+        }
+    } else {
+        db.migrate()
+            .await
+            .context("migrating the catalog database failed")?;
+    }
+    let public_url = args
+        .public_url
+        .unwrap_or_else(|| format!("http://{}/graphql", args.listen));
+    let catalog = Catalog::start(db.clone(), public_url.clone())
+        .await
+        .context("the catalog did not start")?;
+    let refresher = catalog.spawn_refresher(Duration::from_secs(args.refresh_seconds.max(1)));
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}: is another process using it?", args.listen))?;
+    tracing::info!(url = %public_url, database = db.backend(), "catalog serving");
+    let app = match args.write_token {
+        Some(token) => catalog.protected_router(token),
+        None => {
+            tracing::warn!("no write token (DICTAMESH_CATALOG_WRITE_TOKEN): every caller may write");
+            catalog.router()
+        }
+    };
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(crate::subgraph::shutdown_signal())
+        .await;
+    refresher.abort();
+    db.close().await;
+    served.context("server failed")
+}
