@@ -9,8 +9,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::Args;
+use dictamesh::events::codec::Decoder;
 use dictamesh::events::log_bus::LogBus;
 use dictamesh::{DataProductAdapter, EntityQuery, Subgraph, SubgraphBuilder, WritableAdapter};
+use dictamesh_catalog::ingest::Ingestor;
+use dictamesh_catalog::ingest::bus::{BusSource, CATALOG_TOPICS};
+use dictamesh_catalog::ingest::consumer::consume;
+use dictamesh_catalog::{Catalog, Database as CatalogDatabase};
 use dictamesh_example_mesh::Database;
 use dictamesh_example_mesh::customers::{self, NewCustomer, SqlCustomers};
 use dictamesh_example_mesh::invoices::{self, NewInvoice, NewInvoiceItem, SqlInvoices};
@@ -19,6 +24,7 @@ use dictamesh_router::compose::config::read_config;
 use dictamesh_router::compose::{SubgraphInput, compose};
 use dictamesh_router::config::RouterConfig;
 use dictamesh_router::server;
+use std::time::Duration;
 use tokio::sync::watch;
 
 /// Arguments of `dictamesh dev`.
@@ -49,6 +55,10 @@ pub struct DevArgs {
 
 /// The subgraphs `dev` runs, by the name they have in `supergraph.yaml`.
 const SUBGRAPHS: [&str; 3] = ["customers", "products", "invoices"];
+/// The catalog's name in `supergraph.yaml`; when absent it listens on a free port.
+const CATALOG: &str = "catalog";
+/// The entity types the catalog must know before the mesh is composed.
+const CATALOGED_TYPES: [&str; 3] = ["Customer", "Product", "Invoice"];
 
 /// Where each subgraph listens.
 fn addresses(args: &DevArgs) -> anyhow::Result<Vec<(String, SocketAddr)>> {
@@ -58,7 +68,7 @@ fn addresses(args: &DevArgs) -> anyhow::Result<Vec<(String, SocketAddr)>> {
             .then(|| PathBuf::from("supergraph.yaml"))
     });
     let Some(path) = config_path else {
-        return Ok(SUBGRAPHS
+        let mut defaults: Vec<(String, SocketAddr)> = SUBGRAPHS
             .iter()
             .enumerate()
             .map(|(i, name)| {
@@ -67,14 +77,16 @@ fn addresses(args: &DevArgs) -> anyhow::Result<Vec<(String, SocketAddr)>> {
                     SocketAddr::from(([127, 0, 0, 1], 4001 + i as u16)),
                 )
             })
-            .collect());
+            .collect();
+        defaults.push((CATALOG.to_string(), SocketAddr::from(([127, 0, 0, 1], 4010))));
+        return Ok(defaults);
     };
     let config = read_config(&path)?;
     let mut out = Vec::new();
     for subgraph in config.subgraphs {
-        if !SUBGRAPHS.contains(&subgraph.name.as_str()) {
+        if !SUBGRAPHS.contains(&subgraph.name.as_str()) && subgraph.name != CATALOG {
             bail!(
-                "{}: `dictamesh dev` runs {}; it cannot run subgraph `{}`",
+                "{}: `dictamesh dev` runs {} and {CATALOG}; it cannot run subgraph `{}`",
                 path.display(),
                 SUBGRAPHS.join(", "),
                 subgraph.name
@@ -100,6 +112,9 @@ fn addresses(args: &DevArgs) -> anyhow::Result<Vec<(String, SocketAddr)>> {
         if !out.iter().any(|(n, _)| n == name) {
             bail!("{}: subgraph `{name}` is missing", path.display());
         }
+    }
+    if !out.iter().any(|(n, _)| n == CATALOG) {
+        out.push((CATALOG.to_string(), SocketAddr::from(([127, 0, 0, 1], 0))));
     }
     Ok(out)
 }
@@ -187,6 +202,48 @@ async fn seed_sales(customers: &SqlCustomers, invoices: &SqlInvoices) -> anyhow:
     Ok(())
 }
 
+/// The metadata catalog on SQLite in the data directory, ingesting the event
+/// log (registrations, relationships, change events) in the background.
+async fn start_catalog(data_dir: &Path, bus: &LogBus, public_url: &str) -> anyhow::Result<Catalog> {
+    let url = format!("sqlite://{}?mode=rwc", data_dir.join("catalog.db").display());
+    let db = CatalogDatabase::connect(&url)
+        .await
+        .context("the catalog database")?;
+    db.migrate().await.context("migrating the catalog database")?;
+    let catalog = Catalog::start(db.clone(), public_url)
+        .await
+        .context("the catalog")?;
+    catalog.spawn_refresher(Duration::from_secs(1));
+    let mut source = BusSource::new(bus.source(CATALOG, &CATALOG_TOPICS), Decoder::json(), 500);
+    tokio::spawn(async move {
+        let ingestor = Ingestor::new(db);
+        if let Err(error) = consume(&mut source, &ingestor, Duration::from_secs(1)).await {
+            tracing::error!(%error, "the catalog stopped ingesting events");
+        }
+    });
+    Ok(catalog)
+}
+
+/// Waits until the catalog has ingested the subgraphs' registrations, so the
+/// composed supergraph has `catalog` on every entity type.
+async fn wait_for_registrations(catalog: &Catalog) -> anyhow::Result<()> {
+    for _ in 0..100 {
+        catalog.refresh().await.context("refreshing the catalog")?;
+        let sdl = catalog.subgraph().sdl().to_string();
+        if CATALOGED_TYPES
+            .iter()
+            .all(|t| sdl.contains(&format!("type {t} ")))
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!(
+        "the catalog did not register {} within 10 s",
+        CATALOGED_TYPES.join(", ")
+    )
+}
+
 async fn bind(name: &str, address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(address).await.with_context(|| {
         format!("cannot listen on {address} for {name}: is another process using that port?")
@@ -236,7 +293,30 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut inputs = Vec::new();
     let mut urls = Vec::new();
     let mut servers = Vec::new();
+    let catalog_address = addresses
+        .iter()
+        .find(|(n, _)| n == CATALOG)
+        .map(|(_, a)| *a)
+        .context("the catalog's address")?;
+    let catalog_listener = bind(CATALOG, catalog_address).await?;
+    let catalog_url = format!(
+        "http://{}/graphql",
+        catalog_listener.local_addr().context("the catalog's address")?
+    );
+    let catalog = start_catalog(&args.data_dir, &bus, &catalog_url).await?;
+    let mut catalog_stopped = stopped.clone();
+    let catalog_app = catalog.router();
+    servers.push(tokio::spawn(async move {
+        axum::serve(catalog_listener, catalog_app)
+            .with_graceful_shutdown(async move {
+                let _ = catalog_stopped.changed().await;
+            })
+            .await
+    }));
     for (name, address) in &addresses {
+        if name == CATALOG {
+            continue;
+        }
         let position = builders
             .iter()
             .position(|(n, _)| n == name)
@@ -267,6 +347,13 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         })));
     }
 
+    wait_for_registrations(&catalog).await?;
+    inputs.push(SubgraphInput {
+        name: CATALOG.to_string(),
+        url: catalog_url.clone(),
+        sdl: catalog.subgraph().sdl().to_string(),
+    });
+    urls.push((CATALOG.to_string(), catalog_url));
     let supergraph = compose(&inputs).map_err(|failure| {
         let errors: Vec<String> = failure.errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the mesh does not compose:\n{}", errors.join("\n"))

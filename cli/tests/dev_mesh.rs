@@ -139,6 +139,23 @@ fn federated_query_execution(dev: &Dev) {
         json!({"name": "John Doe", "invoices": [{"total": {"amount": "39.98"}}]}),
         "Customer.invoices comes from the invoices subgraph through federation"
     );
+
+    // The change events reach the catalog, which answers in the same query.
+    let catalog_query =
+        format!(r#"{{ customer(id: "{customer}") {{ name catalog {{ entityType domain containsPii }} }} }}"#);
+    let mut entry = Value::Null;
+    for _ in 0..100 {
+        entry = graphql(dev, &catalog_query)["customer"]["catalog"].clone();
+        if !entry.is_null() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        entry,
+        json!({"entityType": "Customer", "domain": "customers", "containsPii": true}),
+        "the catalog knows the customer from its change event, with the type's governance"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! [`Ingestor::ingest`] (and `POST /ingest`) is the way in; [`consumer`]
 //! commits a source's offsets only after the batch's transaction commits.
 
+pub mod bus;
 pub mod consumer;
 mod plan;
 mod postgres;

@@ -95,10 +95,16 @@ async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Res
     }
     sqlx::query(
         "INSERT INTO entity_catalog (id, entity_type, domain, source_system, source_entity_id, api_base_url, \
-         api_path_template, api_method, created_at, updated_at, last_seen_at, status) \
-         SELECT x.id, x.t, x.d, x.s, x.e, x.u, '', 'POST', x.at, x.at, x.at, x.st \
+         api_path_template, api_method, created_at, updated_at, last_seen_at, status, schema_version, \
+         availability_sla, latency_p99_ms, freshness_sla_seconds, contains_pii, data_classification, \
+         retention_days) \
+         SELECT x.id, x.t, x.d, x.s, x.e, x.u, '', 'POST', x.at, x.at, x.at, x.st, ty.schema_version, \
+                ty.availability_sla, ty.latency_p99_ms, ty.freshness_sla_seconds, COALESCE(ty.contains_pii, FALSE), \
+                ty.data_classification, ty.retention_days \
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
                      $7::timestamptz[], $8::text[]) AS x(id, t, d, s, e, u, at, st) \
+         LEFT JOIN entity_catalog ty ON ty.entity_type = x.t AND ty.source_system = x.s \
+                                    AND ty.source_entity_id = '*' \
          ON CONFLICT (source_system, source_entity_id, entity_type) DO UPDATE SET \
            last_seen_at = GREATEST(entity_catalog.last_seen_at, excluded.last_seen_at)",
     )

@@ -70,8 +70,15 @@ async fn touch(tx: &mut Transaction<'static, Sqlite>, events: &[Event]) -> Resul
     for t in plan::touches(events) {
         sqlx::query(
             "INSERT INTO entity_catalog (id, entity_type, domain, source_system, source_entity_id, api_base_url, \
-             api_path_template, api_method, created_at, updated_at, last_seen_at, status) \
-             VALUES ($1, $2, $3, $4, $5, $6, '', 'POST', $7, $7, $7, $8) \
+             api_path_template, api_method, created_at, updated_at, last_seen_at, status, schema_version, \
+             availability_sla, latency_p99_ms, freshness_sla_seconds, contains_pii, data_classification, \
+             retention_days) \
+             SELECT $1, $2, $3, $4, $5, $6, '', 'POST', $7, $7, $7, $8, ty.schema_version, ty.availability_sla, \
+                    ty.latency_p99_ms, ty.freshness_sla_seconds, COALESCE(ty.contains_pii, FALSE), \
+                    ty.data_classification, ty.retention_days \
+             FROM (SELECT 1) AS one LEFT JOIN entity_catalog ty ON ty.entity_type = $2 \
+                  AND ty.source_system = $4 AND ty.source_entity_id = '*' \
+             WHERE true \
              ON CONFLICT (source_system, source_entity_id, entity_type) DO UPDATE SET \
                last_seen_at = CASE WHEN excluded.last_seen_at > entity_catalog.last_seen_at \
                  THEN excluded.last_seen_at ELSE entity_catalog.last_seen_at END",

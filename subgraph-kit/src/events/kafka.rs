@@ -197,7 +197,8 @@ pub struct KafkaSource {
 
 impl KafkaSource {
     /// Joins `group` and subscribes to `topics`; a new group starts at the
-    /// earliest offsets.
+    /// earliest offsets. A topic starting with `*` is a pattern matching every
+    /// topic with that suffix (`*.entity_changed`).
     pub fn new(config: &KafkaConfig, group: &str, topics: &[&str]) -> Result<Self, BusError> {
         let consumer: StreamConsumer = config
             .client()
@@ -210,8 +211,16 @@ impl KafkaSource {
             .set("fetch.min.bytes", "1")
             .create()
             .map_err(|e| bus_error("consumer", e))?;
+        let subscriptions: Vec<String> = topics
+            .iter()
+            .map(|topic| match topic.strip_prefix('*') {
+                Some(suffix) => format!("^.*{}$", suffix.replace('.', "\\.")),
+                None => topic.to_string(),
+            })
+            .collect();
+        let subscriptions: Vec<&str> = subscriptions.iter().map(String::as_str).collect();
         consumer
-            .subscribe(topics)
+            .subscribe(&subscriptions)
             .map_err(|e| bus_error("subscribe", e))?;
         Ok(KafkaSource {
             consumer,

@@ -71,7 +71,9 @@ impl LogBus {
         })
     }
 
-    /// A consumer-group member reading `topics` from its committed offsets.
+    /// A consumer-group member reading `topics` from its committed offsets; a
+    /// topic starting with `*` is a pattern matching every topic with that
+    /// suffix (`*.entity_changed`), including topics created later.
     pub fn source(&self, group: &str, topics: &[&str]) -> LogSource {
         LogSource {
             bus: self.clone(),
@@ -159,9 +161,34 @@ pub struct LogSource {
 }
 
 impl LogSource {
+    /// The subscribed topics, with patterns expanded to the topics that exist now.
+    async fn topics(&self) -> Result<Vec<String>, BusError> {
+        let mut topics = Vec::new();
+        for topic in &self.topics {
+            match topic.strip_prefix('*') {
+                Some(suffix) => {
+                    let rows = sqlx::query(
+                        "SELECT DISTINCT topic FROM bus_messages WHERE topic LIKE ?1 ORDER BY topic",
+                    )
+                    .bind(format!("%{suffix}"))
+                    .fetch_all(&self.bus.pool)
+                    .await
+                    .map_err(|e| bus_error("list topics", e))?;
+                    for row in rows {
+                        topics.push(row.try_get("topic").map_err(|e| bus_error("topic", e))?);
+                    }
+                }
+                None => topics.push(topic.clone()),
+            }
+        }
+        topics.sort();
+        topics.dedup();
+        Ok(topics)
+    }
+
     async fn read(&self, max: usize) -> Result<Vec<Delivery>, BusError> {
         let mut out = Vec::new();
-        for topic in &self.topics {
+        for topic in &self.topics().await? {
             if out.len() >= max {
                 break;
             }
@@ -236,7 +263,7 @@ impl EventSource for LogSource {
 
     async fn lag(&mut self) -> Result<Vec<(String, i32, i64)>, BusError> {
         let mut lag = Vec::new();
-        for topic in &self.topics {
+        for topic in &self.topics().await? {
             let row = sqlx::query(
                 "SELECT COALESCE(MAX(offset) + 1, 0) - COALESCE(
                      (SELECT next_offset FROM bus_offsets WHERE group_id = ?2 AND topic = ?1), 0) AS lag
