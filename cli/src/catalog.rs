@@ -33,6 +33,59 @@ pub struct CatalogArgs {
     /// How often to look for entity types registered elsewhere, in seconds.
     #[arg(long, default_value_t = 10)]
     refresh_seconds: u64,
+    /// Kafka brokers to ingest the catalog's topics from (registrations,
+    /// relationships, every `*.entity_changed`); without them, ingest is
+    /// `POST /ingest` only.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    kafka_brokers: Option<String>,
+}
+
+/// Ingests the catalog's topics from Kafka in the background.
+#[cfg(feature = "kafka")]
+async fn spawn_kafka_ingest(
+    brokers: &str,
+    db: dictamesh_catalog::Database,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use dictamesh::events::codec::Decoder;
+    use dictamesh::events::kafka::{KafkaConfig, KafkaSource, ensure_topics};
+    use dictamesh_catalog::ingest::Ingestor;
+    use dictamesh_catalog::ingest::bus::{BusSource, CATALOG_TOPICS};
+    let config = KafkaConfig::new(brokers);
+    let fixed: Vec<String> = CATALOG_TOPICS
+        .iter()
+        .filter(|t| !t.starts_with('*'))
+        .map(|t| t.to_string())
+        .collect();
+    ensure_topics(&config, &fixed)
+        .await
+        .context("cannot create the catalog's topics (KAFKA_BROKERS)")?;
+    let source = KafkaSource::new(&config, "dictamesh-catalog", &CATALOG_TOPICS)
+        .context("cannot consume from Kafka (KAFKA_BROKERS)")?;
+    let decoder = match std::env::var("SCHEMA_REGISTRY_URL") {
+        Ok(url) => Decoder::with_registry(std::sync::Arc::new(
+            dictamesh::events::codec::registry::SchemaRegistryClient::new(&url),
+        )),
+        Err(_) => Decoder::json(),
+    };
+    let mut source = BusSource::new(source, decoder, 1000);
+    Ok(tokio::spawn(async move {
+        let ingestor = Ingestor::new(db);
+        if let Err(error) =
+            dictamesh_catalog::ingest::consumer::consume(&mut source, &ingestor, Duration::from_secs(1)).await
+        {
+            tracing::error!(%error, "the catalog stopped ingesting from Kafka");
+        }
+    }))
+}
+
+#[cfg(not(feature = "kafka"))]
+async fn spawn_kafka_ingest(
+    _brokers: &str,
+    _db: dictamesh_catalog::Database,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    bail!(
+        "KAFKA_BROKERS is set but this dictamesh was built without Kafka support (cargo build --features kafka)"
+    )
 }
 
 /// Migrates (or checks) the database, then serves until a shutdown signal.
@@ -66,6 +119,10 @@ pub async fn run(args: CatalogArgs) -> anyhow::Result<()> {
         .await
         .context("the catalog did not start")?;
     let refresher = catalog.spawn_refresher(Duration::from_secs(args.refresh_seconds.max(1)));
+    let ingest = match args.kafka_brokers.as_deref() {
+        Some(brokers) => Some(spawn_kafka_ingest(brokers, db.clone()).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}: is another process using it?", args.listen))?;
@@ -81,6 +138,9 @@ pub async fn run(args: CatalogArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(crate::subgraph::shutdown_signal())
         .await;
     refresher.abort();
+    if let Some(ingest) = ingest {
+        ingest.abort();
+    }
     db.close().await;
     served.context("server failed")
 }

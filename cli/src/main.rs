@@ -4,6 +4,7 @@ mod bench_command;
 mod catalog;
 mod compose_command;
 mod dev;
+mod kafka;
 mod router_command;
 mod subgraph;
 

@@ -3,6 +3,8 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
+
+use crate::kafka;
 use clap::{Args, ValueEnum};
 use dictamesh_example_mesh::customers::{self, SqlCustomers};
 use dictamesh_example_mesh::invoices::{self, SqlInvoices};
@@ -48,6 +50,10 @@ pub struct SubgraphArgs {
     /// [default: http://<listen>/graphql].
     #[arg(long, env = "DICTAMESH_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Kafka brokers for change events (publishing, and cache invalidation from
+    /// the other replicas' events); the in-process bus when absent.
+    #[arg(long, env = "KAFKA_BROKERS")]
+    kafka_brokers: Option<String>,
     /// Bearer token for the products API.
     #[arg(long, env = "PRODUCTS_API_TOKEN", hide_env_values = true)]
     products_api_token: Option<String>,
@@ -121,6 +127,13 @@ pub async fn run(args: SubgraphArgs) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}/graphql", args.listen));
+    let kafka = match &args.kafka_brokers {
+        Some(brokers) => Some(kafka::Events::connect(brokers).await?),
+        None => None,
+    };
+    if let Some(events) = &kafka {
+        builder = builder.publisher(events.publisher());
+    }
     let subgraph = builder
         .public_url(public_url.clone())
         .build()
@@ -128,8 +141,14 @@ pub async fn run(args: SubgraphArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}: is another process using it?", args.listen))?;
+    let invalidation = match &kafka {
+        Some(events) => Some(events.start(&subgraph).await?),
+        None => None,
+    };
     tracing::info!(subgraph = subgraph.name(), url = %public_url, "serving");
-    dictamesh::serve(subgraph, listener, shutdown_signal())
-        .await
-        .context("server failed")
+    let served = dictamesh::serve(subgraph, listener, shutdown_signal()).await;
+    if let Some(task) = invalidation {
+        task.abort();
+    }
+    served.context("server failed")
 }

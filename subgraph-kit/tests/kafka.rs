@@ -198,3 +198,56 @@ async fn a_restarted_consumer_resumes_after_its_committed_offsets() {
         .sum();
     assert_eq!(lag, 0);
 }
+
+#[tokio::test]
+async fn a_pattern_subscription_reads_every_matching_topic_even_new_ones() {
+    let domain = format!("pattern{}", uuid::Uuid::new_v4().simple());
+    let config = config();
+    let first = format!("one.{domain}.entity_changed");
+    ensure_topics(&config, std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let publisher = Arc::new(KafkaPublisher::new(&config, Encoder::json()).unwrap());
+    let mut one = event("one", 1);
+    one.source_system = domain.clone();
+    publisher.publish(&one).await.unwrap();
+
+    let handler = Arc::new(Collect::default());
+    let pattern = format!("*.{domain}.entity_changed");
+    let source = KafkaSource::new(
+        &config,
+        &format!("g-{}", uuid::Uuid::new_v4()),
+        &[pattern.as_str()],
+    )
+    .unwrap();
+    let mut consumer = Consumer::new(
+        source,
+        handler.clone(),
+        Arc::new(RecentIds::new(10_000)),
+        publisher.clone(),
+        Decoder::json(),
+    );
+    let mine = |handler: &Collect| handler.seen.lock().unwrap().len();
+    for _ in 0..40 {
+        consumer.run_once(Duration::from_millis(500)).await.unwrap();
+        if mine(&handler) >= 1 {
+            break;
+        }
+    }
+    assert_eq!(mine(&handler), 1, "the existing topic is read");
+
+    let second = format!("two.{domain}.entity_changed");
+    ensure_topics(&config, std::slice::from_ref(&second))
+        .await
+        .unwrap();
+    let mut two = event("two", 2);
+    two.source_system = domain.clone();
+    publisher.publish(&two).await.unwrap();
+    for _ in 0..120 {
+        consumer.run_once(Duration::from_millis(500)).await.unwrap();
+        if mine(&handler) >= 2 {
+            break;
+        }
+    }
+    assert_eq!(mine(&handler), 2, "a topic created later is read too");
+}

@@ -9,7 +9,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
@@ -193,12 +193,23 @@ impl ChangePublisher for KafkaPublisher {
 pub struct KafkaSource {
     consumer: StreamConsumer,
     timeout: Duration,
+    /// The subscription as asked: names and `*suffix` patterns.
+    wanted: Vec<String>,
+    /// The topics currently subscribed (patterns expanded).
+    subscribed: Vec<String>,
+    /// When the patterns were last expanded against the broker's topics.
+    expanded_at: std::time::Instant,
 }
+
+/// How often patterns are matched against the broker's topics again, so topics
+/// created later are consumed too.
+const PATTERN_REFRESH: Duration = Duration::from_secs(5);
 
 impl KafkaSource {
     /// Joins `group` and subscribes to `topics`; a new group starts at the
     /// earliest offsets. A topic starting with `*` is a pattern matching every
-    /// topic with that suffix (`*.entity_changed`).
+    /// topic with that suffix (`*.entity_changed`), including topics created
+    /// later.
     pub fn new(config: &KafkaConfig, group: &str, topics: &[&str]) -> Result<Self, BusError> {
         let consumer: StreamConsumer = config
             .client()
@@ -211,21 +222,52 @@ impl KafkaSource {
             .set("fetch.min.bytes", "1")
             .create()
             .map_err(|e| bus_error("consumer", e))?;
-        let subscriptions: Vec<String> = topics
-            .iter()
-            .map(|topic| match topic.strip_prefix('*') {
-                Some(suffix) => format!("^.*{}$", suffix.replace('.', "\\.")),
-                None => topic.to_string(),
-            })
-            .collect();
-        let subscriptions: Vec<&str> = subscriptions.iter().map(String::as_str).collect();
-        consumer
-            .subscribe(&subscriptions)
-            .map_err(|e| bus_error("subscribe", e))?;
-        Ok(KafkaSource {
+        let mut source = KafkaSource {
             consumer,
             timeout: Duration::from_secs(10),
-        })
+            wanted: topics.iter().map(|t| t.to_string()).collect(),
+            subscribed: Vec::new(),
+            expanded_at: std::time::Instant::now(),
+        };
+        source.expand()?;
+        Ok(source)
+    }
+
+    /// Matches the patterns against the broker's topics and subscribes to the
+    /// result when it changed.
+    fn expand(&mut self) -> Result<(), BusError> {
+        let mut topics: Vec<String> = self
+            .wanted
+            .iter()
+            .filter(|t| !t.starts_with('*'))
+            .cloned()
+            .collect();
+        let patterns: Vec<&str> = self.wanted.iter().filter_map(|t| t.strip_prefix('*')).collect();
+        if !patterns.is_empty() {
+            let metadata = self
+                .consumer
+                .fetch_metadata(None, self.timeout)
+                .map_err(|e| bus_error("list topics", e))?;
+            topics.extend(
+                metadata
+                    .topics()
+                    .iter()
+                    .map(|t| t.name())
+                    .filter(|name| patterns.iter().any(|suffix| name.ends_with(suffix)))
+                    .map(str::to_string),
+            );
+        }
+        topics.sort();
+        topics.dedup();
+        self.expanded_at = std::time::Instant::now();
+        if topics != self.subscribed && !topics.is_empty() {
+            let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+            self.consumer
+                .subscribe(&names)
+                .map_err(|e| bus_error("subscribe", e))?;
+            self.subscribed = topics;
+        }
+        Ok(())
     }
 
     fn delivery(message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
@@ -251,11 +293,17 @@ impl KafkaSource {
 #[async_trait]
 impl EventSource for KafkaSource {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
+        if self.expanded_at.elapsed() >= PATTERN_REFRESH && self.wanted.iter().any(|t| t.starts_with('*')) {
+            self.expand()?;
+        }
         let mut out = Vec::new();
         let mut deadline = wait;
         while out.len() < max {
             match tokio::time::timeout(deadline, self.consumer.recv()).await {
                 Ok(Ok(message)) => out.push(Self::delivery(&message)),
+                // A subscribed topic that does not exist yet is not a failure:
+                // it is consumed once something is published to it.
+                Ok(Err(KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition))) => break,
                 Ok(Err(error)) => return Err(bus_error("receive", error)),
                 Err(_) => break,
             }
