@@ -8,7 +8,7 @@ use dictamesh::{
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::database::{Database, DatabaseError, source_error};
+use crate::database::{Database, DatabaseError, list_rows, source_error};
 use dictamesh::events::{ChangeType, SourceChange};
 use dictamesh::outbox::Outbox;
 
@@ -126,16 +126,6 @@ fn customer(row: &AnyRow) -> Result<Customer, AdapterError> {
     })
 }
 
-/// The column of a filterable field.
-fn column(field: &str) -> Option<&'static str> {
-    match field {
-        "id" => Some("id"),
-        "email" => Some("email"),
-        "name" => Some("name"),
-        _ => None,
-    }
-}
-
 #[async_trait]
 impl DataProductAdapter for SqlCustomers {
     type Entity = Customer;
@@ -162,35 +152,17 @@ impl DataProductAdapter for SqlCustomers {
     }
 
     async fn query_entities(&self, query: &EntityQuery) -> Result<Vec<Customer>, AdapterError> {
-        let mut conditions = Vec::new();
-        let mut values = Vec::new();
-        for (field, value) in &query.filter {
-            let column = column(field).ok_or_else(|| {
-                AdapterError::InvalidInput(format!("customers cannot be filtered by `{field}`"))
-            })?;
-            let value = value
-                .as_str()
-                .ok_or_else(|| AdapterError::InvalidInput(format!("filter `{field}` must be a string")))?;
-            values.push(value.to_string());
-            conditions.push(format!("{column} = ${}", values.len()));
-        }
-        let mut sql = format!("SELECT {COLUMNS} FROM customers");
-        if !conditions.is_empty() {
-            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
-        }
-        sql.push_str(&format!(
-            " ORDER BY created_at, id LIMIT {} OFFSET {}",
-            query.limit.unwrap_or(1000).min(1000),
-            query.offset
-        ));
-        let mut statement = sqlx::query(&sql);
-        for value in values {
-            statement = statement.bind(value);
-        }
-        let rows = statement
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(|e| source_error(SOURCE, e))?;
+        let filterable = [("id", "id"), ("email", "email"), ("name", "name")];
+        let rows = list_rows(
+            &self.db,
+            SOURCE,
+            "customers",
+            COLUMNS,
+            &filterable,
+            "created_at, id",
+            query,
+        )
+        .await?;
         rows.iter().map(customer).collect()
     }
 

@@ -6,9 +6,10 @@ use std::path::Path;
 use std::str::FromStr;
 
 use dictamesh::outbox::{Dialect, Outbox};
-use dictamesh::{AdapterError, HealthStatus};
+use dictamesh::{AdapterError, EntityQuery, HealthStatus};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::any::AnyRow;
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +164,51 @@ impl Database {
             Err(error) => HealthStatus::Unhealthy(format!("database: {error}")),
         }
     }
+}
+
+/// The rows of a list query over one table: equality filters on the
+/// `filterable` fields (GraphQL name, column), in `order`, with the query's
+/// offset and limit (at most 1,000 rows).
+pub async fn list_rows(
+    db: &Database,
+    source: &str,
+    table: &str,
+    columns: &str,
+    filterable: &[(&str, &str)],
+    order: &str,
+    query: &EntityQuery,
+) -> Result<Vec<AnyRow>, AdapterError> {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    for (field, value) in &query.filter {
+        let column = filterable
+            .iter()
+            .find(|(name, _)| name == field)
+            .map(|(_, column)| *column)
+            .ok_or_else(|| AdapterError::InvalidInput(format!("{table} cannot be filtered by `{field}`")))?;
+        let value = value
+            .as_str()
+            .ok_or_else(|| AdapterError::InvalidInput(format!("filter `{field}` must be a string")))?;
+        values.push(value.to_string());
+        conditions.push(format!("{column} = ${}", values.len()));
+    }
+    let mut sql = format!("SELECT {columns} FROM {table}");
+    if !conditions.is_empty() {
+        sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+    }
+    sql.push_str(&format!(
+        " ORDER BY {order} LIMIT {} OFFSET {}",
+        query.limit.unwrap_or(1000).min(1000),
+        query.offset
+    ));
+    let mut statement = sqlx::query(&sql);
+    for value in values {
+        statement = statement.bind(value);
+    }
+    statement
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| source_error(source, e))
 }
 
 /// A database error as an adapter error: unreachable → `SourceUnavailable`

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::database::{Database, DatabaseError, source_error};
+use crate::database::{Database, DatabaseError, list_rows, source_error};
 use crate::money::Money;
 use dictamesh::events::{ChangeType, RelationshipReference, SourceChange};
 use dictamesh::outbox::Outbox;
@@ -301,42 +301,13 @@ impl DataProductAdapter for SqlInvoices {
     }
 
     async fn query_entities(&self, query: &EntityQuery) -> Result<Vec<Invoice>, AdapterError> {
-        let mut conditions = Vec::new();
-        let mut values = Vec::new();
-        for (field, value) in &query.filter {
-            let column = match field.as_str() {
-                "id" => "id",
-                "invoiceNumber" => "invoice_number",
-                "status" => "status",
-                other => {
-                    return Err(AdapterError::InvalidInput(format!(
-                        "invoices cannot be filtered by `{other}`"
-                    )));
-                }
-            };
-            let value = value
-                .as_str()
-                .ok_or_else(|| AdapterError::InvalidInput(format!("filter `{field}` must be a string")))?;
-            values.push(value.to_string());
-            conditions.push(format!("{column} = ${}", values.len()));
-        }
-        let mut sql = format!("SELECT {COLUMNS} FROM invoices");
-        if !conditions.is_empty() {
-            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
-        }
-        sql.push_str(&format!(
-            " ORDER BY created_at DESC, id LIMIT {} OFFSET {}",
-            query.limit.unwrap_or(1000).min(1000),
-            query.offset
-        ));
-        let mut statement = sqlx::query(&sql);
-        for value in values {
-            statement = statement.bind(value);
-        }
-        let rows = statement
-            .fetch_all(self.db.pool())
-            .await
-            .map_err(|e| source_error(SOURCE, e))?;
+        let filterable = [
+            ("id", "id"),
+            ("invoiceNumber", "invoice_number"),
+            ("status", "status"),
+        ];
+        let order = "created_at DESC, id";
+        let rows = list_rows(&self.db, SOURCE, "invoices", COLUMNS, &filterable, order, query).await?;
         self.with_items(&rows).await
     }
 

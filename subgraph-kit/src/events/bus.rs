@@ -38,6 +38,18 @@ impl Delivery {
     }
 }
 
+/// The next offset to read, per topic and partition, once `processed` are done.
+pub fn next_offsets(processed: &[Delivery]) -> std::collections::BTreeMap<(&str, i32), i64> {
+    let mut next = std::collections::BTreeMap::new();
+    for delivery in processed {
+        let slot = next
+            .entry((delivery.topic.as_str(), delivery.partition))
+            .or_insert(0);
+        *slot = (*slot).max(delivery.offset + 1);
+    }
+    next
+}
+
 /// A transport error.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("event bus: {0}")]

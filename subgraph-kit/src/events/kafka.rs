@@ -14,7 +14,7 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::bus::{BusError, Delivery, EventSource, RawPublisher};
+use super::bus::{BusError, Delivery, EventSource, RawPublisher, next_offsets};
 use super::codec::Encoder;
 use super::{ChangePublisher, EntityChangeEvent, PublishError};
 
@@ -313,11 +313,7 @@ impl EventSource for KafkaSource {
     }
 
     async fn commit(&mut self, processed: &[Delivery]) -> Result<(), BusError> {
-        let mut next: std::collections::BTreeMap<(&str, i32), i64> = std::collections::BTreeMap::new();
-        for delivery in processed {
-            let slot = next.entry((&delivery.topic, delivery.partition)).or_insert(0);
-            *slot = (*slot).max(delivery.offset + 1);
-        }
+        let next = next_offsets(processed);
         if next.is_empty() {
             return Ok(());
         }

@@ -11,7 +11,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, Sqlite, Transaction};
 use tokio::sync::Notify;
 
-use super::bus::{BusError, Delivery, EventSource, RawPublisher};
+use super::bus::{BusError, Delivery, EventSource, RawPublisher, next_offsets};
 use super::codec::Encoder;
 use super::{ChangePublisher, EntityChangeEvent, PublishError};
 
@@ -240,13 +240,8 @@ impl EventSource for LogSource {
     }
 
     async fn commit(&mut self, processed: &[Delivery]) -> Result<(), BusError> {
-        let mut next: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
-        for delivery in processed {
-            let slot = next.entry(&delivery.topic).or_insert(0);
-            *slot = (*slot).max(delivery.offset + 1);
-        }
         let mut transaction = self.bus.pool.begin().await.map_err(|e| bus_error("begin", e))?;
-        for (topic, offset) in next {
+        for ((topic, _), offset) in next_offsets(processed) {
             sqlx::query(
                 "INSERT INTO bus_offsets (group_id, topic, next_offset) VALUES (?1, ?2, ?3)
                  ON CONFLICT (group_id, topic) DO UPDATE SET next_offset = MAX(next_offset, excluded.next_offset)",
