@@ -84,7 +84,8 @@ mod with_kafka {
                 Arc::new(RecentIds::new(100_000)),
                 self.publisher.clone(),
                 self.decoder.clone(),
-            );
+            )
+            .with_metrics(subgraph.metrics().clone(), &group);
             Ok(tokio::spawn(async move {
                 loop {
                     if let Err(error) = consumer.run_once(Duration::from_millis(500)).await {

@@ -30,6 +30,11 @@ pub struct SubgraphMetrics {
     pub change_events: IntCounterVec,
     /// Adapters' own gauges by entity and name.
     pub adapter_gauges: GaugeVec,
+    /// Messages an event consumer took, by consumer group and outcome
+    /// (`handled`, `duplicate`, `dead_lettered`).
+    pub consumer_messages: IntCounterVec,
+    /// Messages an event consumer has not read yet, by group, topic and partition.
+    pub consumer_lag: IntGaugeVec,
 }
 
 fn must<T>(result: prometheus::Result<T>) -> T {
@@ -115,6 +120,16 @@ impl SubgraphMetrics {
             &["entity", "name"],
         ));
         must(registry.register(Box::new(adapter_gauges.clone())));
+        let consumer_messages = counter(
+            "consumer_messages_total",
+            "Messages taken by event consumers, by outcome",
+            &["group", "outcome"],
+        );
+        let consumer_lag = must(IntGaugeVec::new(
+            Opts::new("consumer_lag", "Messages an event consumer has not read yet"),
+            &["group", "topic", "partition"],
+        ));
+        must(registry.register(Box::new(consumer_lag.clone())));
         SubgraphMetrics {
             registry,
             requests,
@@ -128,6 +143,8 @@ impl SubgraphMetrics {
             breaker_state,
             change_events,
             adapter_gauges,
+            consumer_messages,
+            consumer_lag,
         }
     }
 

@@ -336,7 +336,7 @@ impl Subgraph {
     }
 
     /// The metrics registry.
-    pub fn metrics(&self) -> &SubgraphMetrics {
+    pub fn metrics(&self) -> &Arc<SubgraphMetrics> {
         &self.inner.metrics
     }
 

@@ -134,7 +134,8 @@ async fn a_write_on_one_replica_invalidates_the_cache_of_another() {
         Arc::new(RecentIds::new(100)),
         Arc::new(bus.clone()),
         Decoder::json(),
-    );
+    )
+    .with_metrics(b.metrics().clone(), "replica-b");
     consumer.run_once(Duration::from_millis(200)).await.unwrap();
 
     a.execute(r#"mutation { updateCounter(id: "c", patch: {value: 2}) { value } }"#)
@@ -147,6 +148,30 @@ async fn a_write_on_one_replica_invalidates_the_cache_of_another() {
         "b dropped its cached copy and read the source again"
     );
     assert_eq!(store.calls.load(Ordering::SeqCst), calls + 1);
+
+    let late = bus.source(
+        "late-reader",
+        &topics.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut late = Consumer::new(
+        late,
+        Arc::new(CacheInvalidation::new(b.sources().to_vec())),
+        Arc::new(RecentIds::new(100)),
+        Arc::new(bus.clone()),
+        Decoder::json(),
+    )
+    .batch_size(1)
+    .with_metrics(b.metrics().clone(), "late-reader");
+    late.run_once(Duration::from_secs(2)).await.unwrap();
+
+    let metrics = b.render_metrics();
+    for line in [
+        r#"dictamesh_consumer_messages_total{group="replica-b",outcome="handled",subgraph="counters"} 2"#,
+        r#"dictamesh_consumer_messages_total{group="late-reader",outcome="handled",subgraph="counters"} 1"#,
+        r#"dictamesh_consumer_lag{group="late-reader",partition="0",topic="counters.memory.entity_changed",subgraph="counters"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
 }
 
 fn event(i: usize) -> EntityChangeEvent {

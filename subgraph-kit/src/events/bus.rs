@@ -1,15 +1,17 @@
 //! What every event transport offers (Kafka, the embedded SQLite log), and the
 //! consumer loop built on it: at-least-once delivery, de-duplication by
-//! `event_id`, a dead-letter topic for poison messages, lag metrics.
+//! `event_id`, a dead-letter topic for poison messages, metrics of messages
+//! taken and lag.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
 use super::EntityChangeEvent;
 use super::codec::{self, DecodeError};
+use crate::metrics::SubgraphMetrics;
 
 /// One message as a transport delivers it.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,6 +171,47 @@ pub fn dead_letter_topic(topic: &str) -> String {
     format!("{topic}.dlq")
 }
 
+/// How often a consumer with metrics reads its lag.
+const LAG_REFRESH: Duration = Duration::from_secs(10);
+
+/// Where a consumer reports what it took and how far behind it is.
+struct ConsumerMetrics {
+    group: String,
+    metrics: Arc<SubgraphMetrics>,
+    lag_read_at: Option<Instant>,
+}
+
+impl ConsumerMetrics {
+    fn count(&self, outcome: &BatchOutcome) {
+        for (name, n) in [
+            ("handled", outcome.handled),
+            ("duplicate", outcome.duplicates),
+            ("dead_lettered", outcome.dead_lettered),
+        ] {
+            if n > 0 {
+                self.metrics
+                    .consumer_messages
+                    .with_label_values(&[self.group.as_str(), name])
+                    .inc_by(n as u64);
+            }
+        }
+    }
+
+    fn lag_due(&self) -> bool {
+        self.lag_read_at.is_none_or(|at| at.elapsed() >= LAG_REFRESH)
+    }
+
+    fn set_lag(&mut self, lag: &[(String, i32, i64)]) {
+        for (topic, partition, behind) in lag {
+            self.metrics
+                .consumer_lag
+                .with_label_values(&[self.group.as_str(), topic, &partition.to_string()])
+                .set(*behind);
+        }
+        self.lag_read_at = Some(Instant::now());
+    }
+}
+
 /// A consumer: polls a source, decodes, de-duplicates, hands batches to a
 /// handler and commits only after the handler succeeded (at least once).
 pub struct Consumer<S: EventSource> {
@@ -178,6 +221,7 @@ pub struct Consumer<S: EventSource> {
     dead_letters: Arc<dyn RawPublisher>,
     decoder: codec::Decoder,
     batch_size: usize,
+    metrics: Option<ConsumerMetrics>,
 }
 
 impl<S: EventSource> Consumer<S> {
@@ -197,7 +241,20 @@ impl<S: EventSource> Consumer<S> {
             dead_letters,
             decoder,
             batch_size: 500,
+            metrics: None,
         }
+    }
+
+    /// Reports to `metrics` (served at the subgraph's `/metrics`) the
+    /// messages taken by outcome and, every 10 seconds, the lag per topic and
+    /// partition, labelled with the consumer `group`.
+    pub fn with_metrics(mut self, metrics: Arc<SubgraphMetrics>, group: &str) -> Self {
+        self.metrics = Some(ConsumerMetrics {
+            group: group.to_string(),
+            metrics,
+            lag_read_at: None,
+        });
+        self
     }
 
     /// Messages per batch (500 by default).
@@ -237,6 +294,20 @@ impl<S: EventSource> Consumer<S> {
     /// the batch uncommitted (it is redelivered after a restart or rebalance)
     /// and is returned.
     pub async fn run_once(&mut self, wait: Duration) -> Result<BatchOutcome, BusError> {
+        let outcome = self.take_batch(wait).await?;
+        if let Some(metrics) = &mut self.metrics {
+            metrics.count(&outcome);
+            if metrics.lag_due() {
+                match self.source.lag().await {
+                    Ok(lag) => metrics.set_lag(&lag),
+                    Err(error) => tracing::debug!(%error, "consumer lag not available"),
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn take_batch(&mut self, wait: Duration) -> Result<BatchOutcome, BusError> {
         let deliveries = self.source.poll(self.batch_size, wait).await?;
         let mut outcome = BatchOutcome {
             received: deliveries.len(),
