@@ -177,12 +177,32 @@ impl Executor {
                     }
                 }
                 PlanNode::Parallel(nodes) => {
-                    join_all(nodes.iter().map(|child| self.run(child, state, variables))).await;
+                    // Entity fetches that send the same operation to the same subgraph
+                    // (at different paths) go as one request, their representations
+                    // de-duplicated together.
+                    let mut batches: Vec<(&FetchNode, Vec<&[PathElement]>)> = Vec::new();
+                    let mut others = Vec::new();
+                    for child in nodes {
+                        match entity_fetch(child) {
+                            Some((path, fetch)) => {
+                                match batches.iter_mut().find(|(f, _)| same_fetch(f, fetch)) {
+                                    Some((_, paths)) => paths.push(path),
+                                    None => batches.push((fetch, vec![path])),
+                                }
+                            }
+                            None => others.push(child),
+                        }
+                    }
+                    let batched = batches
+                        .iter()
+                        .map(|(fetch, paths)| self.fetch_entities(paths, fetch, state, variables));
+                    let rest = others.into_iter().map(|child| self.run(child, state, variables));
+                    futures::future::join(join_all(batched), join_all(rest)).await;
                 }
                 PlanNode::Fetch(fetch) => self.fetch_root(fetch, state, variables).await,
                 PlanNode::Flatten { path, node } => {
                     if let PlanNode::Fetch(fetch) = node.as_ref() {
-                        self.fetch_entities(path, fetch, state, variables).await;
+                        self.fetch_entities(&[path], fetch, state, variables).await;
                     } else {
                         self.run(node, state, variables).await;
                     }
@@ -272,9 +292,10 @@ impl Executor {
         }
     }
 
+    /// One `_entities` request for the objects at `paths`.
     async fn fetch_entities(
         &self,
-        path: &[PathElement],
+        paths: &[&[PathElement]],
         fetch: &FetchNode,
         state: &ExecutionState,
         variables: &Map<String, Value>,
@@ -286,7 +307,10 @@ impl Executor {
             let Ok(data) = state.data.lock() else { return };
             let mut targets = Vec::new();
             let mut representations = Vec::new();
-            for object_path in data::objects_at(&data, path, &self.supergraph) {
+            let objects = paths
+                .iter()
+                .flat_map(|path| data::objects_at(&data, path, &self.supergraph));
+            for object_path in objects {
                 let Some(Value::Object(object)) = data::value_at(&data, &object_path) else {
                     continue;
                 };
@@ -367,6 +391,26 @@ impl Executor {
             state.push_error(subgraph_error(error, &fetch.subgraph_name, Some(entity_path)));
         }
     }
+}
+
+/// The path and fetch of a `Flatten` over a `Fetch`.
+fn entity_fetch(node: &PlanNode) -> Option<(&[PathElement], &FetchNode)> {
+    match node {
+        PlanNode::Flatten { path, node } => match node.as_ref() {
+            PlanNode::Fetch(fetch) => Some((path.as_slice(), fetch.as_ref())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether two entity fetches send the same request shape to the same subgraph.
+fn same_fetch(a: &FetchNode, b: &FetchNode) -> bool {
+    a.graph == b.graph
+        && a.operation == b.operation
+        && a.requires == b.requires
+        && a.input_rewrites == b.input_rewrites
+        && a.output_renames == b.output_renames
 }
 
 /// A subgraph's error as the client sees it: the path rewritten into the client's
