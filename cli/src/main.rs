@@ -9,6 +9,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc: the router and subgraphs allocate many small JSON values per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// DictaMesh: an open federation stack for data meshes.
 #[derive(Parser)]
 #[command(name = "dictamesh", version, about)]
