@@ -18,7 +18,7 @@ use serde_json::Map;
 use serde_json::Value;
 use serde_json::json;
 
-pub use self::response::shape_response;
+pub use self::response::write_data;
 use crate::fetch::FetchError;
 use crate::fetch::SubgraphClient;
 use crate::plan::FetchNode;
@@ -28,11 +28,11 @@ use crate::plan::PlanNode;
 use crate::plan::QueryPlan;
 use crate::supergraph::Supergraph;
 
-/// A GraphQL response: `data` (absent on request errors) and `errors`.
+/// A GraphQL response: `data` (absent on request errors), `errors` and `extensions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GraphQLResponse {
-    /// `data`; `None` means no `data` key at all.
-    pub data: Option<Value>,
+    /// `data` as JSON text, written by [`write_data`]; `None` means no `data` key.
+    pub data: Option<Vec<u8>>,
     /// `errors`.
     pub errors: Vec<Value>,
     /// `extensions` (omitted when empty).
@@ -49,41 +49,44 @@ impl GraphQLResponse {
         }
     }
 
-    /// The response serialized, without copying it into a JSON tree first.
+    /// Appends the response as JSON to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let mut first = true;
+        let mut separator = |out: &mut Vec<u8>| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+        };
+        if !self.errors.is_empty() {
+            separator(out);
+            out.extend_from_slice(b"\"errors\":");
+            let _ = serde_json::to_writer(&mut *out, &self.errors);
+        }
+        if let Some(data) = &self.data {
+            separator(out);
+            out.extend_from_slice(b"\"data\":");
+            out.extend_from_slice(data);
+        }
+        if !self.extensions.is_empty() {
+            separator(out);
+            out.extend_from_slice(b"\"extensions\":");
+            let _ = serde_json::to_writer(&mut *out, &self.extensions);
+        }
+        out.push(b'}');
+    }
+
+    /// The response as JSON text.
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(self.data.as_ref().map_or(64, |d| d.len() + 64));
+        self.write(&mut out);
+        out
     }
 
-    /// The response as JSON.
+    /// The response as a JSON value.
     pub fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        if !self.errors.is_empty() {
-            object.insert("errors".to_string(), Value::Array(self.errors.clone()));
-        }
-        if let Some(data) = &self.data {
-            object.insert("data".to_string(), data.clone());
-        }
-        if !self.extensions.is_empty() {
-            object.insert("extensions".to_string(), Value::Object(self.extensions.clone()));
-        }
-        Value::Object(object)
-    }
-}
-
-impl serde::Serialize for GraphQLResponse {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(None)?;
-        if !self.errors.is_empty() {
-            map.serialize_entry("errors", &self.errors)?;
-        }
-        if let Some(data) = &self.data {
-            map.serialize_entry("data", data)?;
-        }
-        if !self.extensions.is_empty() {
-            map.serialize_entry("extensions", &self.extensions)?;
-        }
-        map.end()
+        serde_json::from_slice(&self.to_bytes()).unwrap_or(Value::Null)
     }
 }
 
@@ -150,14 +153,16 @@ impl Executor {
         }
         let data = state.data.into_inner().unwrap_or_default();
         let errors = state.errors.into_inner().unwrap_or_default();
-        let shaped = shape_response(
+        let mut written = Vec::with_capacity(4096);
+        write_data(
             &self.supergraph,
             &operation.root_type,
             &operation.selection_set,
             &data,
+            &mut written,
         );
         GraphQLResponse {
-            data: Some(shaped.unwrap_or(Value::Null)),
+            data: Some(written),
             errors,
             extensions: Map::new(),
         }
