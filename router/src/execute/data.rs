@@ -81,7 +81,7 @@ pub fn apply_renames(value: &mut Value, renames: &[KeyRename], supergraph: &Supe
 fn rename_at(value: &mut Value, path: &[PathElement], rename: &KeyRename, supergraph: &Supergraph) {
     let Some((first, rest)) = path.split_first() else {
         if let Value::Object(object) = value
-            && let Some(renamed) = object.shift_remove(rename.alias.as_str())
+            && let Some(renamed) = object.remove(rename.alias.as_str())
         {
             object.insert(rename.original.to_string(), renamed);
         }
