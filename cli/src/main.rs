@@ -1,5 +1,6 @@
 //! The `dictamesh` command line.
 
+mod allocator;
 mod bench_command;
 mod compose_command;
 mod router_command;
@@ -8,10 +9,6 @@ mod subgraph;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// mimalloc: the router and subgraphs allocate many small JSON values per request.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// DictaMesh: an open federation stack for data meshes.
 #[derive(Parser)]

@@ -22,7 +22,13 @@ use crate::supergraph::Supergraph;
 struct NullBubble;
 
 /// Writes the `data` of an operation as JSON (`null` when null propagated to the root).
-pub fn write_data(supergraph: &Supergraph, root_type: &Name, selection: &SelectionSet, data: &Value, out: &mut Vec<u8>) {
+pub fn write_data(
+    supergraph: &Supergraph,
+    root_type: &Name,
+    selection: &SelectionSet,
+    data: &Value,
+    out: &mut Vec<u8>,
+) {
     let writer = Writer { supergraph };
     let empty = Map::new();
     let object = data.as_object().unwrap_or(&empty);
@@ -52,7 +58,10 @@ fn collect_fields<'s>(
         for item in &set.items {
             match item {
                 Selection::Field(field) => {
-                    match out.iter_mut().find(|(f, _)| f.response_key() == field.response_key()) {
+                    match out
+                        .iter_mut()
+                        .find(|(f, _)| f.response_key() == field.response_key())
+                    {
                         Some((_, subs)) => subs.push(&field.selection_set),
                         None => out.push((field, vec![&field.selection_set])),
                     }

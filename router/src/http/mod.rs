@@ -252,10 +252,12 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
                 let pipeline = pipeline.clone();
                 async move {
                     match serde_json::from_value::<GraphQLRequest>(item) {
-                        Ok(request) => match run_one(&pipeline, &request, RequestMethod::Post, expose_plan).await {
-                            Ok(response) => response,
-                            Err(error) => GraphQLResponse::from_errors(error.errors),
-                        },
+                        Ok(request) => {
+                            match run_one(&pipeline, &request, RequestMethod::Post, expose_plan).await {
+                                Ok(response) => response,
+                                Err(error) => GraphQLResponse::from_errors(error.errors),
+                            }
+                        }
                         Err(error) => GraphQLResponse::from_errors(vec![graphql_error(
                             format!("Invalid GraphQL request: {error}"),
                             "INVALID_GRAPHQL_REQUEST",
