@@ -216,32 +216,51 @@ impl Executor {
         })
     }
 
+    /// The JSON body of a subgraph request; `representations` are JSON texts already.
     fn request_body(
         &self,
         fetch: &FetchNode,
         variables: &Map<String, Value>,
-        representations: Option<Vec<Value>>,
+        representations: Option<&[String]>,
     ) -> Bytes {
-        let mut subgraph_variables = Map::new();
-        for name in &fetch.variable_usages {
-            if let Some(value) = variables.get(name.as_str()) {
-                subgraph_variables.insert(name.to_string(), value.clone());
+        let mut body = Vec::with_capacity(fetch.operation.len() + 256);
+        body.extend_from_slice(b"{\"query\":");
+        let _ = serde_json::to_writer(&mut body, &fetch.operation);
+        let used: Vec<(&str, &Value)> = fetch
+            .variable_usages
+            .iter()
+            .filter_map(|name| variables.get_key_value(name.as_str()))
+            .map(|(name, value)| (name.as_str(), value))
+            .collect();
+        if !used.is_empty() || representations.is_some() {
+            body.extend_from_slice(b",\"variables\":{");
+            let mut first = true;
+            for (name, value) in used {
+                if !first {
+                    body.push(b',');
+                }
+                first = false;
+                let _ = serde_json::to_writer(&mut body, name);
+                body.push(b':');
+                let _ = serde_json::to_writer(&mut body, value);
             }
+            if let Some(representations) = representations {
+                if !first {
+                    body.push(b',');
+                }
+                body.extend_from_slice(b"\"representations\":[");
+                for (index, representation) in representations.iter().enumerate() {
+                    if index > 0 {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(representation.as_bytes());
+                }
+                body.push(b']');
+            }
+            body.push(b'}');
         }
-        if let Some(representations) = representations {
-            subgraph_variables.insert("representations".to_string(), Value::Array(representations));
-        }
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            query: &'a str,
-            #[serde(skip_serializing_if = "Map::is_empty")]
-            variables: Map<String, Value>,
-        }
-        let body = Body {
-            query: &fetch.operation,
-            variables: subgraph_variables,
-        };
-        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+        body.push(b'}');
+        Bytes::from(body)
     }
 
     async fn send(
@@ -332,7 +351,7 @@ impl Executor {
             return;
         }
         let (unique, indices) = data::deduplicate(representations);
-        let body = self.request_body(fetch, variables, Some(unique));
+        let body = self.request_body(fetch, variables, Some(&unique));
         let response = match self.send(fetch, body).await {
             Ok(response) => response,
             Err(error) => {
