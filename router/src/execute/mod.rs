@@ -102,6 +102,9 @@ pub struct SubgraphSettings {
     pub urls: Vec<String>,
     /// Per subgraph (by index): timeout.
     pub timeouts: Vec<Duration>,
+    /// Identical query requests to a subgraph in flight at the same time share one
+    /// exchange.
+    pub deduplicate: bool,
 }
 
 /// Runs query plans against the subgraphs.
@@ -280,7 +283,9 @@ impl Executor {
             .get(fetch.graph)
             .copied()
             .unwrap_or(Duration::from_secs(30));
-        self.client.send(url, body, timeout).await
+        let deduplicate =
+            self.settings.deduplicate && fetch.operation_kind == apollo_compiler::ast::OperationType::Query;
+        self.client.send(url, body, timeout, deduplicate).await
     }
 
     fn fetch_error(&self, fetch: &FetchNode, error: &FetchError, path: Option<Vec<Value>>) -> Value {
