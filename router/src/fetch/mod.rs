@@ -127,10 +127,13 @@ impl SubgraphClient {
 /// What an exchange yields: the status and the body.
 type Exchange = Result<(u16, Bytes), FetchError>;
 
+/// An exchange several requests wait for.
+type SharedExchange = Shared<BoxFuture<'static, Exchange>>;
+
 /// Requests in flight, by URL and body: identical ones share one exchange.
 #[derive(Clone, Default)]
 struct Inflight {
-    requests: Arc<Mutex<HashMap<(String, Bytes), Shared<BoxFuture<'static, Exchange>>>>>,
+    requests: Arc<Mutex<HashMap<(String, Bytes), SharedExchange>>>,
 }
 
 impl Inflight {
