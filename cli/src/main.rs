@@ -1,5 +1,6 @@
 //! The `dictamesh` command line.
 
+mod allocator;
 mod bench_command;
 mod catalog;
 mod compose_command;

@@ -10,6 +10,7 @@
 //! apq: { enabled: true, cache_size: 1000 }
 //! traffic_shaping:
 //!   http2: false
+//!   deduplicate_queries: true
 //!   all: { timeout: 30s }
 //!   subgraphs:
 //!     products: { timeout: 5s, url: "http://products:4001/graphql" }
@@ -148,12 +149,16 @@ impl Default for ApqConfig {
 }
 
 /// Subgraph traffic settings.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficShaping {
     /// Talk HTTP/2 (prior knowledge) to subgraphs.
     #[serde(default)]
     pub http2: bool,
+    /// Identical query requests to a subgraph in flight at the same time share one
+    /// exchange (default true).
+    #[serde(default = "yes")]
+    pub deduplicate_queries: bool,
     /// Defaults for every subgraph.
     #[serde(default)]
     pub all: SubgraphTraffic,
@@ -172,6 +177,17 @@ pub struct SubgraphTraffic {
     /// A URL replacing the supergraph's routing URL.
     #[serde(default)]
     pub url: Option<String>,
+}
+
+impl Default for TrafficShaping {
+    fn default() -> Self {
+        TrafficShaping {
+            http2: false,
+            deduplicate_queries: true,
+            all: SubgraphTraffic::default(),
+            subgraphs: HashMap::new(),
+        }
+    }
 }
 
 impl TrafficShaping {

@@ -114,6 +114,7 @@ pub fn build_pipeline(
             .iter()
             .map(|s| config.traffic_shaping.timeout(&s.name))
             .collect(),
+        deduplicate: config.traffic_shaping.deduplicate_queries,
     };
     let options = PipelineOptions {
         limits: config.limits.clone(),

@@ -17,7 +17,7 @@ use crate::supergraph::Supergraph;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
     /// An object key.
-    Key(String),
+    Key(apollo_compiler::Name),
     /// A list index.
     Index(usize),
 }
@@ -46,7 +46,7 @@ fn walk(
     match (first, value) {
         (PathElement::Key(key), Value::Object(object)) => {
             if let Some(child) = object.get(key.as_str()) {
-                current.push(Segment::Key(key.to_string()));
+                current.push(Segment::Key(key.clone()));
                 walk(child, rest, supergraph, current, out);
                 current.pop();
             }
@@ -81,7 +81,7 @@ pub fn apply_renames(value: &mut Value, renames: &[KeyRename], supergraph: &Supe
 fn rename_at(value: &mut Value, path: &[PathElement], rename: &KeyRename, supergraph: &Supergraph) {
     let Some((first, rest)) = path.split_first() else {
         if let Value::Object(object) = value
-            && let Some(renamed) = object.shift_remove(rename.alias.as_str())
+            && let Some(renamed) = object.remove(rename.alias.as_str())
         {
             object.insert(rename.original.to_string(), renamed);
         }
@@ -116,7 +116,7 @@ pub fn value_at_mut<'a>(data: &'a mut Value, path: &[Segment]) -> Option<&'a mut
     let mut value = data;
     for segment in path {
         value = match (segment, value) {
-            (Segment::Key(key), Value::Object(object)) => object.get_mut(key)?,
+            (Segment::Key(key), Value::Object(object)) => object.get_mut(key.as_str())?,
             (Segment::Index(index), Value::Array(items)) => items.get_mut(*index)?,
             _ => return None,
         };
@@ -129,7 +129,7 @@ pub fn value_at<'a>(data: &'a Value, path: &[Segment]) -> Option<&'a Value> {
     let mut value = data;
     for segment in path {
         value = match (segment, value) {
-            (Segment::Key(key), Value::Object(object)) => object.get(key)?,
+            (Segment::Key(key), Value::Object(object)) => object.get(key.as_str())?,
             (Segment::Index(index), Value::Array(items)) => items.get(*index)?,
             _ => return None,
         };
@@ -247,18 +247,22 @@ fn select_value(value: &Value, selection: &SelectionSet, supergraph: &Supergraph
     }
 }
 
-/// Representations with their duplicates removed: the unique list, and for each input
-/// the index of its representation.
-pub fn deduplicate(representations: Vec<Value>) -> (Vec<Value>, Vec<usize>) {
-    let mut unique = Vec::new();
+/// Representations serialized, with their duplicates removed: the unique JSON texts,
+/// and for each input the index of its text.
+pub fn deduplicate(representations: Vec<Value>) -> (Vec<String>, Vec<usize>) {
+    let mut unique: Vec<String> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut indices = Vec::with_capacity(representations.len());
     for representation in representations {
-        let key = representation.to_string();
-        let index = *seen.entry(key).or_insert_with(|| {
-            unique.push(representation);
-            unique.len() - 1
-        });
+        let text = representation.to_string();
+        let index = match seen.get(&text) {
+            Some(&index) => index,
+            None => {
+                unique.push(text.clone());
+                seen.insert(text, unique.len() - 1);
+                unique.len() - 1
+            }
+        };
         indices.push(index);
     }
     (unique, indices)
@@ -268,7 +272,7 @@ pub fn deduplicate(representations: Vec<Value>) -> (Vec<Value>, Vec<usize>) {
 pub fn path_to_json(path: &[Segment]) -> Vec<Value> {
     path.iter()
         .map(|segment| match segment {
-            Segment::Key(key) => Value::String(key.clone()),
+            Segment::Key(key) => Value::String(key.to_string()),
             Segment::Index(index) => Value::from(*index),
         })
         .collect()

@@ -18,7 +18,7 @@ use serde_json::Map;
 use serde_json::Value;
 use serde_json::json;
 
-pub use self::response::shape_response;
+pub use self::response::write_data;
 use crate::fetch::FetchError;
 use crate::fetch::SubgraphClient;
 use crate::plan::FetchNode;
@@ -28,11 +28,11 @@ use crate::plan::PlanNode;
 use crate::plan::QueryPlan;
 use crate::supergraph::Supergraph;
 
-/// A GraphQL response: `data` (absent on request errors) and `errors`.
+/// A GraphQL response: `data` (absent on request errors), `errors` and `extensions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GraphQLResponse {
-    /// `data`; `None` means no `data` key at all.
-    pub data: Option<Value>,
+    /// `data` as JSON text, written by [`write_data`]; `None` means no `data` key.
+    pub data: Option<Vec<u8>>,
     /// `errors`.
     pub errors: Vec<Value>,
     /// `extensions` (omitted when empty).
@@ -49,41 +49,44 @@ impl GraphQLResponse {
         }
     }
 
-    /// The response serialized, without copying it into a JSON tree first.
+    /// Appends the response as JSON to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        let mut first = true;
+        let mut separator = |out: &mut Vec<u8>| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+        };
+        if !self.errors.is_empty() {
+            separator(out);
+            out.extend_from_slice(b"\"errors\":");
+            let _ = serde_json::to_writer(&mut *out, &self.errors);
+        }
+        if let Some(data) = &self.data {
+            separator(out);
+            out.extend_from_slice(b"\"data\":");
+            out.extend_from_slice(data);
+        }
+        if !self.extensions.is_empty() {
+            separator(out);
+            out.extend_from_slice(b"\"extensions\":");
+            let _ = serde_json::to_writer(&mut *out, &self.extensions);
+        }
+        out.push(b'}');
+    }
+
+    /// The response as JSON text.
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(self.data.as_ref().map_or(64, |d| d.len() + 64));
+        self.write(&mut out);
+        out
     }
 
-    /// The response as JSON.
+    /// The response as a JSON value.
     pub fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        if !self.errors.is_empty() {
-            object.insert("errors".to_string(), Value::Array(self.errors.clone()));
-        }
-        if let Some(data) = &self.data {
-            object.insert("data".to_string(), data.clone());
-        }
-        if !self.extensions.is_empty() {
-            object.insert("extensions".to_string(), Value::Object(self.extensions.clone()));
-        }
-        Value::Object(object)
-    }
-}
-
-impl serde::Serialize for GraphQLResponse {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = serializer.serialize_map(None)?;
-        if !self.errors.is_empty() {
-            map.serialize_entry("errors", &self.errors)?;
-        }
-        if let Some(data) = &self.data {
-            map.serialize_entry("data", data)?;
-        }
-        if !self.extensions.is_empty() {
-            map.serialize_entry("extensions", &self.extensions)?;
-        }
-        map.end()
+        serde_json::from_slice(&self.to_bytes()).unwrap_or(Value::Null)
     }
 }
 
@@ -99,6 +102,9 @@ pub struct SubgraphSettings {
     pub urls: Vec<String>,
     /// Per subgraph (by index): timeout.
     pub timeouts: Vec<Duration>,
+    /// Identical query requests to a subgraph in flight at the same time share one
+    /// exchange.
+    pub deduplicate: bool,
 }
 
 /// Runs query plans against the subgraphs.
@@ -150,14 +156,16 @@ impl Executor {
         }
         let data = state.data.into_inner().unwrap_or_default();
         let errors = state.errors.into_inner().unwrap_or_default();
-        let shaped = shape_response(
+        let mut written = Vec::with_capacity(4096);
+        write_data(
             &self.supergraph,
             &operation.root_type,
             &operation.selection_set,
             &data,
+            &mut written,
         );
         GraphQLResponse {
-            data: Some(shaped.unwrap_or(Value::Null)),
+            data: Some(written),
             errors,
             extensions: Map::new(),
         }
@@ -177,12 +185,32 @@ impl Executor {
                     }
                 }
                 PlanNode::Parallel(nodes) => {
-                    join_all(nodes.iter().map(|child| self.run(child, state, variables))).await;
+                    // Entity fetches that send the same operation to the same subgraph
+                    // (at different paths) go as one request, their representations
+                    // de-duplicated together.
+                    let mut batches: Vec<(&FetchNode, Vec<&[PathElement]>)> = Vec::new();
+                    let mut others = Vec::new();
+                    for child in nodes {
+                        match entity_fetch(child) {
+                            Some((path, fetch)) => {
+                                match batches.iter_mut().find(|(f, _)| same_fetch(f, fetch)) {
+                                    Some((_, paths)) => paths.push(path),
+                                    None => batches.push((fetch, vec![path])),
+                                }
+                            }
+                            None => others.push(child),
+                        }
+                    }
+                    let batched = batches
+                        .iter()
+                        .map(|(fetch, paths)| self.fetch_entities(paths, fetch, state, variables));
+                    let rest = others.into_iter().map(|child| self.run(child, state, variables));
+                    futures::future::join(join_all(batched), join_all(rest)).await;
                 }
                 PlanNode::Fetch(fetch) => self.fetch_root(fetch, state, variables).await,
                 PlanNode::Flatten { path, node } => {
                     if let PlanNode::Fetch(fetch) = node.as_ref() {
-                        self.fetch_entities(path, fetch, state, variables).await;
+                        self.fetch_entities(&[path], fetch, state, variables).await;
                     } else {
                         self.run(node, state, variables).await;
                     }
@@ -191,32 +219,51 @@ impl Executor {
         })
     }
 
+    /// The JSON body of a subgraph request; `representations` are JSON texts already.
     fn request_body(
         &self,
         fetch: &FetchNode,
         variables: &Map<String, Value>,
-        representations: Option<Vec<Value>>,
+        representations: Option<&[String]>,
     ) -> Bytes {
-        let mut subgraph_variables = Map::new();
-        for name in &fetch.variable_usages {
-            if let Some(value) = variables.get(name.as_str()) {
-                subgraph_variables.insert(name.to_string(), value.clone());
+        let mut body = Vec::with_capacity(fetch.operation.len() + 256);
+        body.extend_from_slice(b"{\"query\":");
+        let _ = serde_json::to_writer(&mut body, &fetch.operation);
+        let used: Vec<(&str, &Value)> = fetch
+            .variable_usages
+            .iter()
+            .filter_map(|name| variables.get_key_value(name.as_str()))
+            .map(|(name, value)| (name.as_str(), value))
+            .collect();
+        if !used.is_empty() || representations.is_some() {
+            body.extend_from_slice(b",\"variables\":{");
+            let mut first = true;
+            for (name, value) in used {
+                if !first {
+                    body.push(b',');
+                }
+                first = false;
+                let _ = serde_json::to_writer(&mut body, name);
+                body.push(b':');
+                let _ = serde_json::to_writer(&mut body, value);
             }
+            if let Some(representations) = representations {
+                if !first {
+                    body.push(b',');
+                }
+                body.extend_from_slice(b"\"representations\":[");
+                for (index, representation) in representations.iter().enumerate() {
+                    if index > 0 {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(representation.as_bytes());
+                }
+                body.push(b']');
+            }
+            body.push(b'}');
         }
-        if let Some(representations) = representations {
-            subgraph_variables.insert("representations".to_string(), Value::Array(representations));
-        }
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            query: &'a str,
-            #[serde(skip_serializing_if = "Map::is_empty")]
-            variables: Map<String, Value>,
-        }
-        let body = Body {
-            query: &fetch.operation,
-            variables: subgraph_variables,
-        };
-        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+        body.push(b'}');
+        Bytes::from(body)
     }
 
     async fn send(
@@ -236,7 +283,9 @@ impl Executor {
             .get(fetch.graph)
             .copied()
             .unwrap_or(Duration::from_secs(30));
-        self.client.send(url, body, timeout).await
+        let deduplicate =
+            self.settings.deduplicate && fetch.operation_kind == apollo_compiler::ast::OperationType::Query;
+        self.client.send(url, body, timeout, deduplicate).await
     }
 
     fn fetch_error(&self, fetch: &FetchNode, error: &FetchError, path: Option<Vec<Value>>) -> Value {
@@ -272,9 +321,10 @@ impl Executor {
         }
     }
 
+    /// One `_entities` request for the objects at `paths`.
     async fn fetch_entities(
         &self,
-        path: &[PathElement],
+        paths: &[&[PathElement]],
         fetch: &FetchNode,
         state: &ExecutionState,
         variables: &Map<String, Value>,
@@ -286,7 +336,10 @@ impl Executor {
             let Ok(data) = state.data.lock() else { return };
             let mut targets = Vec::new();
             let mut representations = Vec::new();
-            for object_path in data::objects_at(&data, path, &self.supergraph) {
+            let objects = paths
+                .iter()
+                .flat_map(|path| data::objects_at(&data, path, &self.supergraph));
+            for object_path in objects {
                 let Some(Value::Object(object)) = data::value_at(&data, &object_path) else {
                     continue;
                 };
@@ -303,7 +356,7 @@ impl Executor {
             return;
         }
         let (unique, indices) = data::deduplicate(representations);
-        let body = self.request_body(fetch, variables, Some(unique));
+        let body = self.request_body(fetch, variables, Some(&unique));
         let response = match self.send(fetch, body).await {
             Ok(response) => response,
             Err(error) => {
@@ -367,6 +420,26 @@ impl Executor {
             state.push_error(subgraph_error(error, &fetch.subgraph_name, Some(entity_path)));
         }
     }
+}
+
+/// The path and fetch of a `Flatten` over a `Fetch`.
+fn entity_fetch(node: &PlanNode) -> Option<(&[PathElement], &FetchNode)> {
+    match node {
+        PlanNode::Flatten { path, node } => match node.as_ref() {
+            PlanNode::Fetch(fetch) => Some((path.as_slice(), fetch.as_ref())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Whether two entity fetches send the same request shape to the same subgraph.
+fn same_fetch(a: &FetchNode, b: &FetchNode) -> bool {
+    a.graph == b.graph
+        && a.operation == b.operation
+        && a.requires == b.requires
+        && a.input_rewrites == b.input_rewrites
+        && a.output_renames == b.output_renames
 }
 
 /// A subgraph's error as the client sees it: the path rewritten into the client's

@@ -2,7 +2,15 @@
 //! and HTTP/2 when the subgraph URL says `h2c` through [`SubgraphClient::new`]'s
 //! options), a timeout per subgraph, and errors that name the subgraph.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use futures::future::Shared;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -22,7 +30,7 @@ pub struct SubgraphResponse {
 }
 
 /// Why a subgraph gave no usable response.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     /// The subgraph URL is not a valid URI.
     #[error("invalid URL {url:?}: {message}")]
@@ -76,6 +84,7 @@ impl Default for ClientOptions {
 #[derive(Clone)]
 pub struct SubgraphClient {
     client: Client<HttpConnector, Full<Bytes>>,
+    inflight: Inflight,
 }
 
 impl SubgraphClient {
@@ -89,66 +98,134 @@ impl SubgraphClient {
             .pool_idle_timeout(options.idle_timeout)
             .http2_only(options.http2_only)
             .build(connector);
-        SubgraphClient { client }
+        SubgraphClient {
+            client,
+            inflight: Inflight::default(),
+        }
     }
 
-    /// POSTs a GraphQL request body to `url` and reads the GraphQL response.
+    /// POSTs a GraphQL request body to `url` and reads the GraphQL response. With
+    /// `deduplicate`, a request identical to one already in flight (same URL and body)
+    /// waits for that one's answer instead of being sent again (for queries only).
     pub async fn send(
         &self,
         url: &str,
         body: Bytes,
         timeout: Duration,
+        deduplicate: bool,
     ) -> Result<SubgraphResponse, FetchError> {
-        let request = http::Request::post(url)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(
-                http::header::ACCEPT,
-                "application/graphql-response+json, application/json",
-            )
-            .body(Full::new(body))
-            .map_err(|e| FetchError::InvalidUrl {
-                url: url.to_string(),
-                message: e.to_string(),
-            })?;
-        let exchange = async {
-            let response = self
-                .client
-                .request(request)
-                .await
-                .map_err(|e| FetchError::Http(error_chain(&e)))?;
-            let status = response.status();
-            let bytes = response
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| FetchError::Http(e.to_string()))?
-                .to_bytes();
-            Ok::<_, FetchError>((status, bytes))
+        let exchange = exchange(self.client.clone(), url.to_string(), body.clone(), timeout);
+        let (status, bytes) = if deduplicate {
+            self.inflight.share((url.to_string(), body), exchange).await?
+        } else {
+            exchange.await?
         };
-        let (status, bytes) = tokio::time::timeout(timeout, exchange)
-            .await
-            .map_err(|_| FetchError::Timeout(timeout))??;
-        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
-        let graphql = parsed.filter(|v| v.get("data").is_some() || v.get("errors").is_some());
-        if !status.is_success() && graphql.is_none() {
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
-            return Err(FetchError::Status {
-                status: status.as_u16(),
-                body: text,
-            });
-        }
-        let Some(Value::Object(mut object)) = graphql else {
-            return Err(FetchError::InvalidResponse(
-                "the body is not a JSON GraphQL response with data or errors".to_string(),
-            ));
-        };
-        let data = object.remove("data").unwrap_or(Value::Null);
-        let errors = match object.remove("errors") {
-            Some(Value::Array(errors)) => errors,
-            _ => Vec::new(),
-        };
-        Ok(SubgraphResponse { data, errors })
+        parse_response(status, &bytes)
     }
+}
+
+/// What an exchange yields: the status and the body.
+type Exchange = Result<(u16, Bytes), FetchError>;
+
+/// An exchange several requests wait for.
+type SharedExchange = Shared<BoxFuture<'static, Exchange>>;
+
+/// Requests in flight, by URL and body: identical ones share one exchange.
+#[derive(Clone, Default)]
+struct Inflight {
+    requests: Arc<Mutex<HashMap<(String, Bytes), SharedExchange>>>,
+}
+
+impl Inflight {
+    /// Joins the exchange in flight for `key`, or starts `exchange` for it.
+    async fn share(
+        &self,
+        key: (String, Bytes),
+        exchange: impl Future<Output = Exchange> + Send + 'static,
+    ) -> Exchange {
+        let shared = {
+            let Ok(mut requests) = self.requests.lock() else {
+                return exchange.await;
+            };
+            match requests.get(&key) {
+                Some(shared) => shared.clone(),
+                None => {
+                    let requests_map = self.requests.clone();
+                    let entry = key.clone();
+                    let shared = async move {
+                        let result = exchange.await;
+                        if let Ok(mut requests) = requests_map.lock() {
+                            requests.remove(&entry);
+                        }
+                        result
+                    }
+                    .boxed()
+                    .shared();
+                    requests.insert(key, shared.clone());
+                    shared
+                }
+            }
+        };
+        shared.await
+    }
+}
+
+/// One HTTP exchange: the status and the body.
+async fn exchange(
+    client: Client<HttpConnector, Full<Bytes>>,
+    url: String,
+    body: Bytes,
+    timeout: Duration,
+) -> Exchange {
+    let request = http::Request::post(url.as_str())
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(
+            http::header::ACCEPT,
+            "application/graphql-response+json, application/json",
+        )
+        .body(Full::new(body))
+        .map_err(|e| FetchError::InvalidUrl {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
+    let exchange = async {
+        let response = client
+            .request(request)
+            .await
+            .map_err(|e| FetchError::Http(error_chain(&e)))?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| FetchError::Http(e.to_string()))?
+            .to_bytes();
+        Ok::<_, FetchError>((status.as_u16(), bytes))
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_| FetchError::Timeout(timeout))?
+}
+
+/// Reads a subgraph's HTTP answer as a GraphQL response.
+fn parse_response(status: u16, bytes: &Bytes) -> Result<SubgraphResponse, FetchError> {
+    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
+    let graphql = parsed.filter(|v| v.get("data").is_some() || v.get("errors").is_some());
+    if !(200..300).contains(&status) && graphql.is_none() {
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
+        return Err(FetchError::Status { status, body: text });
+    }
+    let Some(Value::Object(mut object)) = graphql else {
+        return Err(FetchError::InvalidResponse(
+            "the body is not a JSON GraphQL response with data or errors".to_string(),
+        ));
+    };
+    let data = object.remove("data").unwrap_or(Value::Null);
+    let errors = match object.remove("errors") {
+        Some(Value::Array(errors)) => errors,
+        _ => Vec::new(),
+    };
+    Ok(SubgraphResponse { data, errors })
 }
 
 /// An error and its sources, on one line.

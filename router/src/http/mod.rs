@@ -254,20 +254,27 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
                     match serde_json::from_value::<GraphQLRequest>(item) {
                         Ok(request) => {
                             match run_one(&pipeline, &request, RequestMethod::Post, expose_plan).await {
-                                Ok(response) => response.to_json(),
-                                Err(error) => GraphQLResponse::from_errors(error.errors).to_json(),
+                                Ok(response) => response,
+                                Err(error) => GraphQLResponse::from_errors(error.errors),
                             }
                         }
                         Err(error) => GraphQLResponse::from_errors(vec![graphql_error(
                             format!("Invalid GraphQL request: {error}"),
                             "INVALID_GRAPHQL_REQUEST",
-                        )])
-                        .to_json(),
+                        )]),
                     }
                 }
             }))
             .await;
-            json_response(StatusCode::OK, media_type, &Value::Array(responses))
+            let mut body = vec![b'['];
+            for (index, response) in responses.iter().enumerate() {
+                if index > 0 {
+                    body.push(b',');
+                }
+                response.write(&mut body);
+            }
+            body.push(b']');
+            bytes_response(StatusCode::OK, media_type, body)
         }
         single => match serde_json::from_value::<GraphQLRequest>(single) {
             Ok(request) => respond(
