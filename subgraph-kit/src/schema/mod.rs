@@ -148,9 +148,13 @@ pub fn build(
     for field in custom.mutations {
         mutations.push(resolved_root(field, &registry));
     }
-    let mut query_def = ObjectDef::new("Query");
-    query_def.fields = queries.iter().map(|r| r.def.clone()).collect();
-    registry.upsert(TypeDef::Object(query_def));
+    // A subgraph that only resolves entities has no query fields of its own;
+    // its SDL then has no `type Query` (an empty one is not valid GraphQL).
+    if !queries.is_empty() {
+        let mut query_def = ObjectDef::new("Query");
+        query_def.fields = queries.iter().map(|r| r.def.clone()).collect();
+        registry.upsert(TypeDef::Object(query_def));
+    }
     if !mutations.is_empty() {
         let mut mutation_def = ObjectDef::new("Mutation");
         mutation_def.fields = mutations.iter().map(|r| r.def.clone()).collect();

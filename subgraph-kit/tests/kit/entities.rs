@@ -354,3 +354,29 @@ async fn memory_adapter_serves_lookups_and_later_inserts() {
         2
     );
 }
+
+/// A reading only reachable through `_entities`: no lookup, no list.
+#[dictamesh::entity(key = "id")]
+#[derive(Clone, Debug)]
+pub struct Reading {
+    pub id: dictamesh::ID,
+    pub value: i32,
+}
+
+#[tokio::test]
+async fn a_subgraph_with_only_entity_resolution_prints_valid_sdl_without_a_query_type() {
+    let store = Arc::new(dictamesh::testing::MemoryAdapter::new([Reading {
+        id: dictamesh::ID("r1".into()),
+        value: 7,
+    }]));
+    let subgraph = Subgraph::builder("readings").entity(store).build().unwrap();
+    let sdl = subgraph.sdl();
+    assert!(!sdl.contains("type Query"), "{sdl}");
+    apollo_compiler::ast::Document::parse(sdl, "readings.graphql").expect("the SDL parses");
+    let found = run(
+        &subgraph,
+        r#"{ _entities(representations: [{__typename: "Reading", id: "r1"}]) { ... on Reading { value } } }"#,
+    )
+    .await;
+    assert_eq!(found["data"]["_entities"][0]["value"], 7, "{found}");
+}
