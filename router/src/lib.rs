@@ -2,7 +2,7 @@
 //! supergraph ([`supergraph`]), and serves clients over HTTP ([`http`]) through a
 //! pipeline of small stages: [`request`] (parse, validate, limits) → [`plan`] (cached
 //! query plans) → [`execute`] (fetch nodes, merge) → [`fetch`] (pooled HTTP to one
-//! subgraph).
+//! subgraph, guarded by [`resilience`]), observed by [`telemetry`].
 #![warn(missing_docs)]
 
 pub mod compose;
@@ -13,5 +13,7 @@ pub mod http;
 pub mod pipeline;
 pub mod plan;
 pub mod request;
+pub mod resilience;
 pub mod server;
 pub mod supergraph;
+pub mod telemetry;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use apollo_compiler::ast::OperationType;
 use serde_json::Map;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::execute::Executor;
 use crate::execute::GraphQLResponse;
@@ -22,7 +23,9 @@ use crate::request::DocumentCache;
 use crate::request::GraphQLRequest;
 use crate::request::OperationLimits;
 use crate::request::RequestError;
+use crate::resilience::SubgraphGuard;
 use crate::supergraph::Supergraph;
+use crate::telemetry::RouterMetrics;
 
 /// What the pipeline allows and how it plans.
 #[derive(Debug, Clone)]
@@ -40,6 +43,8 @@ pub struct PipelineOptions {
     pub document_cache_size: usize,
     /// Automatic persisted queries: how many to remember (`None`: APQ off).
     pub apq_cache_size: Option<usize>,
+    /// The metrics the pipeline records into (shared across reloads).
+    pub metrics: Arc<RouterMetrics>,
 }
 
 impl Default for PipelineOptions {
@@ -51,6 +56,7 @@ impl Default for PipelineOptions {
             plan_cache_size: 1024,
             document_cache_size: 1024,
             apq_cache_size: Some(1000),
+            metrics: Arc::new(RouterMetrics::new()),
         }
     }
 }
@@ -97,7 +103,7 @@ impl Pipeline {
             .collect();
         Pipeline {
             planner: QueryPlanner::new(supergraph.clone(), options.plan_cache_size),
-            executor: Executor::new(supergraph.clone(), client, settings),
+            executor: Executor::new(supergraph.clone(), client, settings, options.metrics.clone()),
             documents: DocumentCache::new(options.document_cache_size),
             apq: options.apq_cache_size.map(ApqCache::new),
             supergraph,
@@ -111,6 +117,16 @@ impl Pipeline {
         &self.supergraph
     }
 
+    /// The metrics this pipeline records into.
+    pub fn metrics(&self) -> &Arc<RouterMetrics> {
+        &self.options.metrics
+    }
+
+    /// The subgraphs' guards (timeouts, retries, circuit breakers).
+    pub fn guards(&self) -> &[Arc<SubgraphGuard>] {
+        self.executor.guards()
+    }
+
     /// The override labels enabled for one request.
     fn draw_labels(&self) -> HashSet<String> {
         let mut labels = self.options.override_labels.clone();
@@ -122,8 +138,24 @@ impl Pipeline {
         labels
     }
 
-    /// Runs one GraphQL request; `expose_plan` adds the plan to `extensions`.
+    /// Runs one GraphQL request; `expose_plan` adds the plan to `extensions`. The
+    /// request is counted by operation name and status, in a `graphql.operation` span.
     pub async fn execute(
+        &self,
+        request: &GraphQLRequest,
+        method: RequestMethod,
+        expose_plan: bool,
+    ) -> Result<GraphQLResponse, RequestError> {
+        let observed = crate::telemetry::operation::Observed::start(request);
+        let result = self
+            .run(request, method, expose_plan)
+            .instrument(observed.span().clone())
+            .await;
+        observed.finish(&self.options.metrics, &result, |query| self.documents.get(query));
+        result
+    }
+
+    async fn run(
         &self,
         request: &GraphQLRequest,
         method: RequestMethod,
@@ -205,16 +237,24 @@ impl Pipeline {
             crate::plan::normalize_operation(&self.supergraph, document, operation, &variables)
                 .map_err(PlanError::from)
         };
-        let prepared = self
-            .planner
-            .plan_cached(key, normalize, &labels)
-            .map_err(|e| match e {
-                PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
-                e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
-            })?;
+        let missed = std::sync::atomic::AtomicBool::new(false);
+        let normalize = || {
+            missed.store(true, std::sync::atomic::Ordering::Relaxed);
+            normalize()
+        };
+        let planned = tracing::info_span!("graphql.plan")
+            .in_scope(|| self.planner.plan_cached(key, normalize, &labels));
+        self.options
+            .metrics
+            .record_plan_cache(!missed.load(std::sync::atomic::Ordering::Relaxed));
+        let prepared = planned.map_err(|e| match e {
+            PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
+            e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
+        })?;
         let mut response = self
             .executor
             .execute(&prepared.plan, &prepared.operation, &variables, introspection)
+            .instrument(tracing::info_span!("graphql.execute"))
             .await;
         if expose_plan {
             response

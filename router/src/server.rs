@@ -14,8 +14,10 @@ use crate::http::HttpOptions;
 use crate::http::RouterState;
 use crate::pipeline::Pipeline;
 use crate::pipeline::PipelineOptions;
+use crate::resilience::SubgraphGuard;
 use crate::supergraph::Supergraph;
 use crate::supergraph::SupergraphError;
+use crate::telemetry::RouterMetrics;
 
 /// Why the router cannot start (or reload).
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,14 @@ pub enum StartError {
     /// The supergraph is not usable.
     #[error(transparent)]
     Supergraph(#[from] SupergraphError),
+    /// A subgraph's resilience settings are invalid.
+    #[error("traffic_shaping for subgraph '{subgraph}': {message}")]
+    Resilience {
+        /// The subgraph.
+        subgraph: String,
+        /// The bad setting.
+        message: String,
+    },
 }
 
 /// Where the supergraph comes from.
@@ -96,11 +106,22 @@ pub fn subgraph_client(config: &RouterConfig) -> SubgraphClient {
     })
 }
 
-/// Builds the pipeline for a supergraph SDL.
+/// Builds the pipeline for a supergraph SDL, with fresh metrics.
 pub fn build_pipeline(
     sdl: &str,
     config: &RouterConfig,
     client: SubgraphClient,
+) -> Result<Pipeline, StartError> {
+    build_observed_pipeline(sdl, config, client, Arc::new(RouterMetrics::new()))
+}
+
+/// Builds the pipeline for a supergraph SDL, recording into `metrics` (a reload keeps
+/// the router's).
+pub fn build_observed_pipeline(
+    sdl: &str,
+    config: &RouterConfig,
+    client: SubgraphClient,
+    metrics: Arc<RouterMetrics>,
 ) -> Result<Pipeline, StartError> {
     let supergraph = Arc::new(Supergraph::parse(sdl)?);
     let settings = SubgraphSettings {
@@ -109,11 +130,18 @@ pub fn build_pipeline(
             .iter()
             .map(|s| config.traffic_shaping.url(&s.name, &s.url))
             .collect(),
-        timeouts: supergraph
+        guards: supergraph
             .subgraphs
             .iter()
-            .map(|s| config.traffic_shaping.timeout(&s.name))
-            .collect(),
+            .map(|s| {
+                SubgraphGuard::new(&s.name, config.traffic_shaping.policy(&s.name))
+                    .map(Arc::new)
+                    .map_err(|message| StartError::Resilience {
+                        subgraph: s.name.clone(),
+                        message,
+                    })
+            })
+            .collect::<Result<_, _>>()?,
         deduplicate: config.traffic_shaping.deduplicate_queries,
     };
     let options = PipelineOptions {
@@ -123,6 +151,7 @@ pub fn build_pipeline(
         plan_cache_size: config.plan_cache_size,
         document_cache_size: config.plan_cache_size,
         apq_cache_size: config.apq.enabled.then_some(config.apq.cache_size),
+        metrics,
     };
     Ok(Pipeline::new(supergraph, client, settings, options))
 }
@@ -238,7 +267,8 @@ async fn reload_once(
     if sdl == loaded.sdl && !config_changed {
         return;
     }
-    match build_pipeline(&sdl, &loaded.config, subgraph_client(&loaded.config)) {
+    let metrics = state.metrics().clone();
+    match build_observed_pipeline(&sdl, &loaded.config, subgraph_client(&loaded.config), metrics) {
         Ok(pipeline) => {
             state.replace_pipeline(pipeline);
             state.replace_options(http_options(&loaded.config));

@@ -31,6 +31,7 @@ use crate::pipeline::Pipeline;
 use crate::pipeline::RequestMethod;
 use crate::request::GraphQLRequest;
 use crate::request::RequestError;
+use crate::telemetry::RouterMetrics;
 
 /// The media type of GraphQL responses (GraphQL over HTTP).
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -70,15 +71,22 @@ impl Default for HttpOptions {
 pub struct RouterState {
     pipeline: RwLock<Arc<Pipeline>>,
     options: RwLock<Arc<HttpOptions>>,
+    metrics: Arc<RouterMetrics>,
 }
 
 impl RouterState {
-    /// State serving `pipeline`.
+    /// State serving `pipeline` (and the metrics it records into).
     pub fn new(pipeline: Pipeline, options: HttpOptions) -> Self {
         RouterState {
+            metrics: pipeline.metrics().clone(),
             pipeline: RwLock::new(Arc::new(pipeline)),
             options: RwLock::new(Arc::new(options)),
         }
+    }
+
+    /// The metrics every pipeline of this router records into.
+    pub fn metrics(&self) -> &Arc<RouterMetrics> {
+        &self.metrics
     }
 
     /// The pipeline new requests use.
@@ -122,6 +130,11 @@ pub fn app(state: Arc<RouterState>) -> Router {
     Router::new()
         .route("/", get(get_graphql).post(post_graphql))
         .route("/graphql", get(get_graphql).post(post_graphql))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::telemetry::observe::observe_request,
+        ))
+        .route("/metrics", get(crate::telemetry::observe::serve_metrics))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -4,3 +4,5 @@ mod errors;
 mod features;
 mod mesh;
 mod queries;
+mod resilience;
+mod telemetry;
