@@ -5,19 +5,22 @@
 //! apply); otherwise they are not exported.
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+pub use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 
 /// The environment variable that turns OTLP export on.
 pub const OTLP_ENDPOINT_VARIABLE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-/// A tracer provider for `service` (the `service.name` resource). The error says why
-/// the OTLP exporter could not be built.
+/// A tracer provider for `service` (the `service.name` resource unless
+/// `OTEL_SERVICE_NAME` says otherwise). The error says why the OTLP exporter could not
+/// be built.
 pub fn tracer_provider(service: &str) -> Result<SdkTracerProvider, String> {
-    let resource = opentelemetry_sdk::Resource::builder()
-        .with_service_name(service.to_string())
-        .build();
+    let mut resource = opentelemetry_sdk::Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name(service.to_string());
+    }
+    let resource = resource.build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
     let exporting = std::env::var_os(OTLP_ENDPOINT_VARIABLE).is_some_and(|v| !v.is_empty());
     if !exporting {
