@@ -17,6 +17,9 @@
 //!     circuit_breaker: { failure_rate_threshold: 0.5, window_size: 20, minimum_calls: 10, wait_in_open: 5s }
 //!   subgraphs:
 //!     products: { timeout: 5s, url: "http://products:4001/graphql" }
+//!   router:
+//!     rate_limit: { per_second: 50, burst: 100, key: { header: x-client-id } }
+//!     max_concurrent_requests: 512
 //! override_labels: [beta]
 //! ```
 
@@ -34,6 +37,7 @@ use crate::compose::env_expansion::expand_env;
 use crate::request::OperationLimits;
 use crate::resilience::SubgraphGuard;
 use crate::resilience::SubgraphPolicy;
+use crate::traffic::RouterTrafficConfig;
 
 /// What is wrong with a configuration file.
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +176,9 @@ pub struct TrafficShaping {
     /// Per subgraph name.
     #[serde(default)]
     pub subgraphs: HashMap<String, SubgraphTraffic>,
+    /// Limits on the router's clients: rate limit, concurrency.
+    #[serde(default)]
+    pub router: RouterTrafficConfig,
 }
 
 /// Settings for one subgraph (or, under `all`, for every subgraph). `retry` and
@@ -201,6 +208,7 @@ impl Default for TrafficShaping {
             deduplicate_queries: true,
             all: SubgraphTraffic::default(),
             subgraphs: HashMap::new(),
+            router: RouterTrafficConfig::default(),
         }
     }
 }
@@ -235,6 +243,14 @@ impl TrafficShaping {
 
     /// Checks every subgraph's policy; the error names the key and its line in `text`.
     fn check(&self, text: &str, path: &str) -> Result<(), ConfigError> {
+        if let Err(message) = self.router.check() {
+            let setting = message.split([' ', '.']).next().unwrap_or_default();
+            return Err(ConfigError::Invalid {
+                path: path.to_string(),
+                line: line_of(text, &["traffic_shaping", "router", setting]),
+                message: format!("traffic_shaping.router: {message}"),
+            });
+        }
         let mut blocks: Vec<(Vec<&str>, String)> = vec![(vec!["traffic_shaping", "all"], String::new())];
         for name in self.subgraphs.keys() {
             blocks.push((vec!["traffic_shaping", "subgraphs", name.as_str()], name.clone()));
@@ -431,5 +447,28 @@ mod tests {
         )
         .expect_err("unknown key");
         assert!(unknown.to_string().contains("max_attempt"), "{unknown}");
+    }
+
+    #[test]
+    fn client_limits_are_read_and_checked() {
+        let yaml = "traffic_shaping:\n  router:\n    rate_limit: { per_second: 5, burst: 10, key: { header: x-client-id } }\n    max_concurrent_requests: 64\n";
+        let config = RouterConfig::from_yaml(yaml, "router.yaml", |_| None).expect("valid configuration");
+        let router = &config.traffic_shaping.router;
+        assert_eq!(router.max_concurrent_requests, Some(64));
+        assert_eq!(
+            router.rate_limit.as_ref().map(|r| r.key.clone()),
+            Some(crate::traffic::ClientKey::Header("x-client-id".into()))
+        );
+        let error = RouterConfig::from_yaml(
+            "traffic_shaping:\n  router:\n    rate_limit: { per_second: 0, burst: 1 }\n",
+            "router.yaml",
+            |_| None,
+        )
+        .expect_err("no tokens");
+        let text = error.to_string();
+        assert!(
+            text.contains("router.yaml:3") && text.contains("per_second"),
+            "{text}"
+        );
     }
 }

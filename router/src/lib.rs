@@ -2,7 +2,8 @@
 //! supergraph ([`supergraph`]), and serves clients over HTTP ([`http`]) through a
 //! pipeline of small stages: [`request`] (parse, validate, limits) → [`plan`] (cached
 //! query plans) → [`execute`] (fetch nodes, merge) → [`fetch`] (pooled HTTP to one
-//! subgraph, guarded by [`resilience`]), observed by [`telemetry`].
+//! subgraph, guarded by [`resilience`]), observed by [`telemetry`], with client limits
+//! at the door ([`traffic`]).
 #![warn(missing_docs)]
 
 pub mod compose;
@@ -17,3 +18,4 @@ pub mod resilience;
 pub mod server;
 pub mod supergraph;
 pub mod telemetry;
+pub mod traffic;

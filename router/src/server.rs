@@ -18,6 +18,7 @@ use crate::resilience::SubgraphGuard;
 use crate::supergraph::Supergraph;
 use crate::supergraph::SupergraphError;
 use crate::telemetry::RouterMetrics;
+use crate::traffic::TrafficLimits;
 
 /// Why the router cannot start (or reload).
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +96,12 @@ pub fn http_options(config: &RouterConfig) -> HttpOptions {
         csrf_prevention: config.http.csrf_prevention,
         console: config.http.console,
         expose_plans: config.http.expose_query_plans,
+        traffic: Arc::new(
+            TrafficLimits::new(&config.traffic_shaping.router).unwrap_or_else(|error| {
+                tracing::error!(%error, "traffic_shaping.router is invalid; no client limits");
+                TrafficLimits::default()
+            }),
+        ),
     }
 }
 
@@ -170,9 +177,8 @@ pub async fn serve(
     state: Arc<RouterState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::http::app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = crate::http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
 /// What the reloader last loaded.

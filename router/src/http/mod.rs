@@ -32,6 +32,7 @@ use crate::pipeline::RequestMethod;
 use crate::request::GraphQLRequest;
 use crate::request::RequestError;
 use crate::telemetry::RouterMetrics;
+use crate::traffic::TrafficLimits;
 
 /// The media type of GraphQL responses (GraphQL over HTTP).
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -52,6 +53,8 @@ pub struct HttpOptions {
     pub console: bool,
     /// Honour the [`EXPOSE_PLAN_HEADER`] request header.
     pub expose_plans: bool,
+    /// Client rate limit and concurrency limit.
+    pub traffic: Arc<TrafficLimits>,
 }
 
 impl Default for HttpOptions {
@@ -62,6 +65,7 @@ impl Default for HttpOptions {
             csrf_prevention: true,
             console: true,
             expose_plans: true,
+            traffic: Arc::new(TrafficLimits::default()),
         }
     }
 }
@@ -114,8 +118,13 @@ impl RouterState {
         }
     }
 
-    /// Uses new HTTP options from now on.
-    pub fn replace_options(&self, options: HttpOptions) {
+    /// Uses new HTTP options from now on (keeping the traffic limits' buckets and
+    /// slots when their configuration did not change).
+    pub fn replace_options(&self, mut options: HttpOptions) {
+        let current = self.options();
+        if current.traffic.config() == options.traffic.config() {
+            options.traffic = current.traffic.clone();
+        }
         let new = Arc::new(options);
         match self.options.write() {
             Ok(mut current) => *current = new,
@@ -133,6 +142,10 @@ pub fn app(state: Arc<RouterState>) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::telemetry::observe::observe_request,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::traffic::admit,
         ))
         .route("/metrics", get(crate::telemetry::observe::serve_metrics))
         .route("/health/live", get(live))

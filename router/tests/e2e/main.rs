@@ -6,3 +6,4 @@ mod mesh;
 mod queries;
 mod resilience;
 mod telemetry;
+mod traffic;
