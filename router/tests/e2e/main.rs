@@ -5,5 +5,6 @@ mod features;
 mod mesh;
 mod queries;
 mod resilience;
+mod shutdown;
 mod telemetry;
 mod traffic;
