@@ -21,6 +21,9 @@
 //!     rate_limit: { per_second: 50, burst: 100, key: { header: x-client-id } }
 //!     max_concurrent_requests: 512
 //! override_labels: [beta]
+//! headers:
+//!   all:
+//!     - propagate: { named: authorization }
 //! ```
 
 use std::collections::HashMap;
@@ -34,6 +37,7 @@ use dictamesh::config::RetryPolicy;
 use serde::Deserialize;
 
 use crate::compose::env_expansion::expand_env;
+use crate::headers::HeadersConfig;
 use crate::request::OperationLimits;
 use crate::resilience::SubgraphGuard;
 use crate::resilience::SubgraphPolicy;
@@ -102,6 +106,9 @@ pub struct RouterConfig {
     /// Query plans kept in the cache.
     #[serde(default = "default_cache_size")]
     pub plan_cache_size: usize,
+    /// Header propagation to subgraphs.
+    #[serde(default)]
+    pub headers: HeadersConfig,
 }
 
 fn yes() -> bool {
@@ -378,6 +385,11 @@ impl RouterConfig {
             message: error.to_string(),
         })?;
         config.traffic_shaping.check(&expanded, path)?;
+        config.headers.check().map_err(|message| ConfigError::Invalid {
+            path: path.to_string(),
+            line: line_of(&expanded, &["headers"]),
+            message,
+        })?;
         Ok(config)
     }
 }

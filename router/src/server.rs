@@ -42,6 +42,14 @@ pub enum StartError {
     /// The supergraph is not usable.
     #[error(transparent)]
     Supergraph(#[from] SupergraphError),
+    /// A subgraph's header rules are invalid.
+    #[error("headers for subgraph '{subgraph}': {message}")]
+    Headers {
+        /// The subgraph.
+        subgraph: String,
+        /// The bad rule.
+        message: String,
+    },
     /// A subgraph's resilience settings are invalid.
     #[error("traffic_shaping for subgraph '{subgraph}': {message}")]
     Resilience {
@@ -144,6 +152,19 @@ pub fn build_observed_pipeline(
                 SubgraphGuard::new(&s.name, config.traffic_shaping.policy(&s.name))
                     .map(Arc::new)
                     .map_err(|message| StartError::Resilience {
+                        subgraph: s.name.clone(),
+                        message,
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        header_rules: supergraph
+            .subgraphs
+            .iter()
+            .map(|s| {
+                config
+                    .headers
+                    .rules_for(&s.name)
+                    .map_err(|message| StartError::Headers {
                         subgraph: s.name.clone(),
                         message,
                     })

@@ -22,6 +22,7 @@ pub use self::response::write_data;
 use crate::fetch::FetchError;
 use crate::fetch::SendOptions;
 use crate::fetch::SubgraphClient;
+use crate::headers::HeaderRules;
 use crate::plan::FetchNode;
 use crate::plan::Operation;
 use crate::plan::PathElement;
@@ -105,6 +106,8 @@ pub struct SubgraphSettings {
     pub urls: Vec<String>,
     /// Per subgraph (by index): timeout, retries and circuit breaker.
     pub guards: Vec<Arc<SubgraphGuard>>,
+    /// Per subgraph (by index): which client headers it gets.
+    pub header_rules: Vec<HeaderRules>,
     /// Identical query requests to a subgraph in flight at the same time share one
     /// exchange.
     pub deduplicate: bool,
@@ -304,6 +307,11 @@ impl Executor {
             otel.status_code = tracing::field::Empty,
         );
         let mut headers = http::HeaderMap::new();
+        if let Some(rules) = self.settings.header_rules.get(fetch.graph)
+            && !rules.is_empty()
+        {
+            rules.apply(&crate::headers::client_headers(), &mut headers);
+        }
         crate::telemetry::trace_context::inject(&span, &mut headers);
         let started = std::time::Instant::now();
         let metrics = self.metrics.clone();

@@ -303,3 +303,20 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_share_an_exchange_only_with_the_same_headers_trace_context_aside() {
+        let headers = |authorization: &'static str, traceparent: &'static str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("authorization", http::HeaderValue::from_static(authorization));
+            headers.insert("traceparent", http::HeaderValue::from_static(traceparent));
+            sharing_headers(&headers)
+        };
+        assert_eq!(headers("Bearer a", "00-1-1-01"), headers("Bearer a", "00-2-2-01"));
+        assert_ne!(headers("Bearer a", "00-1-1-01"), headers("Bearer b", "00-1-1-01"));
+    }
+}

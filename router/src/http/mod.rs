@@ -139,6 +139,7 @@ pub fn app(state: Arc<RouterState>) -> Router {
     Router::new()
         .route("/", get(get_graphql).post(post_graphql))
         .route("/graphql", get(get_graphql).post(post_graphql))
+        .route_layer(axum::middleware::from_fn(crate::headers::keep_client_headers))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::telemetry::observe::observe_request,

@@ -2,6 +2,7 @@
 
 mod errors;
 mod features;
+mod headers;
 mod mesh;
 mod queries;
 mod resilience;

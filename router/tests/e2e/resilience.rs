@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use crate::mesh;
 /// How the subgraph in front of `inventory` behaves.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-enum Fault {
+pub enum Fault {
     /// Forwards every request.
     Healthy,
     /// Answers after two seconds.
@@ -27,16 +28,18 @@ enum Fault {
     EveryOther,
 }
 
-/// `inventory` behind a proxy whose faults the test switches.
-struct FaultyInventory {
-    address: SocketAddr,
+/// `inventory` behind a proxy whose faults the test switches; it keeps the headers of
+/// each request.
+pub struct FaultyInventory {
+    pub address: SocketAddr,
     fault: Arc<AtomicU8>,
     target: Arc<OnceLock<SocketAddr>>,
     requests: Arc<AtomicUsize>,
+    pub headers: Arc<Mutex<Vec<axum::http::HeaderMap>>>,
 }
 
 impl FaultyInventory {
-    async fn start(fault: Fault) -> Self {
+    pub async fn start(fault: Fault) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         Self::serve(listener, fault)
     }
@@ -46,10 +49,15 @@ impl FaultyInventory {
         let fault = Arc::new(AtomicU8::new(fault as u8));
         let target = Arc::new(OnceLock::<SocketAddr>::new());
         let requests = Arc::new(AtomicUsize::new(0));
-        let (mode, to, count) = (fault.clone(), target.clone(), requests.clone());
+        let headers = Arc::new(Mutex::new(Vec::new()));
+        let (mode, to, count, seen_headers) =
+            (fault.clone(), target.clone(), requests.clone(), headers.clone());
         let client = reqwest::Client::new();
-        let app = axum::Router::new().fallback(move |body: Bytes| {
+        let app = axum::Router::new().fallback(move |request_headers: axum::http::HeaderMap, body: Bytes| {
             let (mode, to, count, client) = (mode.clone(), to.clone(), count.clone(), client.clone());
+            if let Ok(mut seen) = seen_headers.lock() {
+                seen.push(request_headers);
+            }
             async move {
                 let seen = count.fetch_add(1, Ordering::SeqCst);
                 let mode = mode.load(Ordering::SeqCst);
@@ -82,6 +90,7 @@ impl FaultyInventory {
             fault,
             target,
             requests,
+            headers,
         }
     }
 
@@ -89,7 +98,7 @@ impl FaultyInventory {
         self.fault.store(fault as u8, Ordering::SeqCst);
     }
 
-    fn forward_to(&self, mesh: &mesh::Mesh) {
+    pub fn forward_to(&self, mesh: &mesh::Mesh) {
         let inventory = mesh
             .subgraphs
             .iter()
