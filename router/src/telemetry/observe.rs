@@ -25,7 +25,8 @@ impl Drop for InFlight {
 }
 
 /// Runs a GraphQL request inside a `router.request` span (a child of the client's
-/// `traceparent`, when given) and counts it as in flight.
+/// `traceparent`, when given; its `trace_id` field puts the trace id in every log line
+/// of the request) and counts it as in flight.
 pub async fn observe_request(
     State(state): State<Arc<RouterState>>,
     request: Request,
@@ -39,8 +40,12 @@ pub async fn observe_request(
         otel.kind = "server",
         http.request.method = %request.method(),
         url.path = request.uri().path(),
+        trace_id = tracing::field::Empty,
     );
     super::trace_context::continue_client_trace(&span, request.headers());
+    if let Some(trace_id) = super::trace_context::trace_id(&span) {
+        span.record("trace_id", trace_id.as_str());
+    }
     next.run(request).instrument(span).await
 }
 

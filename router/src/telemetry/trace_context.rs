@@ -52,3 +52,17 @@ pub fn continue_client_trace(span: &tracing::Span, headers: &HeaderMap) {
 pub fn inject(span: &tracing::Span, headers: &mut HeaderMap) {
     TraceContextPropagator::new().inject_context(&span.context(), &mut Writer(headers));
 }
+
+/// The trace id of `span`, when it is recorded with OpenTelemetry.
+pub fn trace_id(span: &tracing::Span) -> Option<String> {
+    if span.is_disabled() {
+        return None;
+    }
+    let context = span.context();
+    let span_context = opentelemetry::trace::TraceContextExt::span(&context)
+        .span_context()
+        .clone();
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
+}
