@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod codec;
+pub mod feed;
 mod invalidation;
 #[cfg(feature = "kafka")]
 pub mod kafka;
