@@ -364,10 +364,11 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         RouterConfig::from_yaml("", "defaults", |_| None).context("default router configuration")?;
     config.subscriptions.enabled = true;
     let pipeline = server::build_pipeline(&supergraph.sdl, &config, server::subgraph_client(&config))?;
-    let state = Arc::new(
-        dictamesh_router::http::RouterState::new(pipeline, server::http_options(&config))
-            .with_change_feed(Arc::new(bus.clone())),
-    );
+    let state = Arc::new(dictamesh_router::http::RouterState::new(
+        pipeline,
+        server::http_options(&config),
+    ));
+    state.set_change_feed(Arc::new(bus.clone()));
     let listener = bind("the router", args.listen).await?;
     let router_address = listener.local_addr().context("the router's address")?;
     let mut router_stopped = stopped.clone();

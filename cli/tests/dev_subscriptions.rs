@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::io::Read;
 use std::net::TcpStream;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Dev, graphql, start};
+use support::{Dev, Parts, graphql, start};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
@@ -33,62 +32,6 @@ fn create_customer(dev: &Dev, name: &str) -> String {
         .to_string()
 }
 
-/// Reads multipart parts from a streaming response until one carries a payload.
-struct Parts {
-    body: reqwest::blocking::Response,
-    buffer: String,
-}
-
-impl Parts {
-    fn open(dev: &Dev, variables: Value) -> Parts {
-        let body = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .build()
-            .unwrap()
-            .post(format!("{}graphql", dev.router))
-            .header(
-                "accept",
-                "multipart/mixed;subscriptionSpec=\"1.0\", application/json",
-            )
-            .json(&json!({ "query": SUBSCRIPTION, "variables": variables }))
-            .send()
-            .expect("the router answers");
-        assert_eq!(body.status(), 200);
-        let content_type = body.headers()["content-type"].to_str().unwrap().to_string();
-        assert!(content_type.starts_with("multipart/mixed"), "{content_type}");
-        Parts {
-            body,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next part with a payload (heartbeats skipped).
-    fn next_payload(&mut self) -> Value {
-        loop {
-            if let Some(payload) = self.take_part() {
-                return payload;
-            }
-            let mut chunk = [0u8; 4096];
-            let read = self.body.read(&mut chunk).expect("the stream stays open");
-            assert!(read > 0, "the stream ended early: {}", self.buffer);
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk[..read]));
-        }
-    }
-
-    fn take_part(&mut self) -> Option<Value> {
-        loop {
-            let start = self.buffer.find("\r\n\r\n")?;
-            let rest = &self.buffer[start + 4..];
-            let end = rest.find("\r\n--graphql")?;
-            let part: Value = serde_json::from_str(&rest[..end]).expect("a JSON part");
-            self.buffer = rest[end..].to_string();
-            if let Some(payload) = part.get("payload") {
-                return Some(payload.clone());
-            }
-        }
-    }
-}
-
 fn assert_created(payload: &Value, id: &str, name: &str) -> String {
     assert_eq!(payload.get("errors"), None, "{payload}");
     let change = &payload["data"]["entityChanged"];
@@ -106,13 +49,17 @@ fn assert_created(payload: &Value, id: &str, name: &str) -> String {
 #[test]
 fn multipart_subscribers_get_changes_and_resume_from_their_cursor() {
     let dev = start(&[]);
-    let mut parts = Parts::open(&dev, json!({}));
+    let mut parts = Parts::open(&format!("{}graphql", dev.router), SUBSCRIPTION, json!({}));
     let ada = create_customer(&dev, "Ada");
     let cursor = assert_created(&parts.next_payload(), &ada, "Ada");
     drop(parts);
 
     let grace = create_customer(&dev, "Grace");
-    let mut resumed = Parts::open(&dev, json!({ "after": cursor }));
+    let mut resumed = Parts::open(
+        &format!("{}graphql", dev.router),
+        SUBSCRIPTION,
+        json!({ "after": cursor }),
+    );
     assert_created(&resumed.next_payload(), &grace, "Grace");
 
     let over_plain_post: Value = reqwest::blocking::Client::new()

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -88,4 +88,61 @@ pub fn graphql(dev: &Dev, query: &str) -> Value {
         .expect("a JSON response");
     assert_eq!(response.get("errors"), None, "{query}\n{response}");
     response["data"].clone()
+}
+
+/// Reads multipart parts from a streaming response until one carries a payload.
+pub struct Parts {
+    body: reqwest::blocking::Response,
+    buffer: String,
+}
+
+impl Parts {
+    /// Sends `query` to `url` asking for multipart subscription responses.
+    pub fn open(url: &str, query: &str, variables: Value) -> Parts {
+        let body = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap()
+            .post(url)
+            .header(
+                "accept",
+                "multipart/mixed;subscriptionSpec=\"1.0\", application/json",
+            )
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .expect("the router answers");
+        assert_eq!(body.status(), 200);
+        let content_type = body.headers()["content-type"].to_str().unwrap().to_string();
+        assert!(content_type.starts_with("multipart/mixed"), "{content_type}");
+        Parts {
+            body,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next part with a payload (heartbeats skipped).
+    pub fn next_payload(&mut self) -> Value {
+        loop {
+            if let Some(payload) = self.take_part() {
+                return payload;
+            }
+            let mut chunk = [0u8; 4096];
+            let read = self.body.read(&mut chunk).expect("the stream stays open");
+            assert!(read > 0, "the stream ended early: {}", self.buffer);
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk[..read]));
+        }
+    }
+
+    fn take_part(&mut self) -> Option<Value> {
+        loop {
+            let start = self.buffer.find("\r\n\r\n")?;
+            let rest = &self.buffer[start + 4..];
+            let end = rest.find("\r\n--graphql")?;
+            let part: Value = serde_json::from_str(&rest[..end]).expect("a JSON part");
+            self.buffer = rest[end..].to_string();
+            if let Some(payload) = part.get("payload") {
+                return Some(payload.clone());
+            }
+        }
+    }
 }

@@ -76,7 +76,7 @@ impl Default for HttpOptions {
 pub struct RouterState {
     pipeline: RwLock<Arc<Pipeline>>,
     options: RwLock<Arc<HttpOptions>>,
-    change_feed: Option<Arc<dyn ChangeFeed>>,
+    change_feed: std::sync::OnceLock<Arc<dyn ChangeFeed>>,
     closing: tokio::sync::watch::Sender<bool>,
 }
 
@@ -86,7 +86,7 @@ impl RouterState {
         RouterState {
             pipeline: RwLock::new(Arc::new(pipeline)),
             options: RwLock::new(Arc::new(options)),
-            change_feed: None,
+            change_feed: std::sync::OnceLock::new(),
             closing: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -105,15 +105,15 @@ impl RouterState {
         }
     }
 
-    /// Streams `entityChanged` subscriptions from `feed` (the event log).
-    pub fn with_change_feed(mut self, feed: Arc<dyn ChangeFeed>) -> Self {
-        self.change_feed = Some(feed);
-        self
+    /// Streams `entityChanged` subscriptions from `feed` (the event log); the
+    /// first feed given stays.
+    pub fn set_change_feed(&self, feed: Arc<dyn ChangeFeed>) {
+        let _ = self.change_feed.set(feed);
     }
 
     /// The event log subscriptions stream from, if any.
     pub fn change_feed(&self) -> Option<Arc<dyn ChangeFeed>> {
-        self.change_feed.clone()
+        self.change_feed.get().cloned()
     }
 
     /// The pipeline new requests use.

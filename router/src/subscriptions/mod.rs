@@ -13,6 +13,7 @@ pub mod websocket;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use apollo_compiler::Name;
 use apollo_compiler::Schema;
 use apollo_compiler::validation::Valid;
 use dictamesh::events::EntityChangeEvent;
@@ -25,6 +26,7 @@ pub use self::request::EntityChangedRequest;
 pub use self::schema::ChangeableEntity;
 pub use self::stream::EventStream;
 use crate::execute::Executor;
+use crate::execute::GraphQLResponse;
 use crate::execute::SubgraphSettings;
 use crate::execute::graphql_error;
 use crate::fetch::SubgraphClient;
@@ -121,21 +123,24 @@ impl EntityChangeSubscriptions {
         Ok(stream::events(self.clone(), feed, request, start))
     }
 
-    /// The `data.<entityChanged>` object (and errors) for one event.
+    /// The response for one event: `data.<entityChanged>` with the selected
+    /// fields in selection order, and the errors of resolving the entity.
     async fn payload(
         &self,
         request: &EntityChangedRequest,
         event: &EntityChangeEvent,
         cursor: &str,
-    ) -> Value {
+    ) -> GraphQLResponse {
         let mut errors = Vec::new();
-        let entity = if request.fields.iter().any(|f| f.name == "entity") {
-            self.resolve_entity(request, event, &mut errors).await
-        } else {
-            Map::new()
-        };
-        let mut change = Map::new();
-        for field in &request.fields {
+        let mut data = Vec::with_capacity(512);
+        data.extend_from_slice(b"{");
+        write_key(&mut data, &request.response_key);
+        data.extend_from_slice(b"{");
+        for (index, field) in request.fields.iter().enumerate() {
+            if index > 0 {
+                data.push(b',');
+            }
+            write_key(&mut data, &field.response_key);
             let value = match field.name.as_str() {
                 "__typename" => json!("EntityChange"),
                 "cursor" => json!(cursor),
@@ -147,60 +152,71 @@ impl EntityChangeSubscriptions {
                 "domain" => json!(event.domain),
                 "timestamp" => json!(event.timestamp as f64),
                 "changedFields" => json!(event.changed_fields),
-                "entity" => entity
-                    .get(field.response_key.as_str())
-                    .cloned()
-                    .unwrap_or(Value::Null),
+                "entity" => {
+                    self.write_entity(request, &field.response_key, event, &mut data, &mut errors)
+                        .await;
+                    continue;
+                }
                 _ => Value::Null,
             };
-            change.insert(field.response_key.to_string(), value);
+            let _ = serde_json::to_writer(&mut data, &value);
         }
-        let mut data = Map::new();
-        data.insert(request.response_key.to_string(), Value::Object(change));
-        let mut payload = Map::new();
-        if !errors.is_empty() {
-            payload.insert("errors".into(), Value::Array(errors));
+        data.extend_from_slice(b"}}");
+        GraphQLResponse {
+            data: Some(data),
+            errors,
+            extensions: Map::new(),
         }
-        payload.insert("data".into(), Value::Object(data));
-        Value::Object(payload)
     }
 
-    /// Resolves the `entity` selections of an event: the response key of each
-    /// `entity` field → its value; errors get their paths under `entityChanged`.
-    async fn resolve_entity(
+    /// Writes the value of the `entity` field `response_key`: the entity
+    /// resolved across subgraphs, `{}` when nothing selected applies to it,
+    /// `null` once deleted or when it cannot be resolved (errors get their
+    /// paths under `entityChanged`).
+    async fn write_entity(
         &self,
         request: &EntityChangedRequest,
+        response_key: &Name,
         event: &EntityChangeEvent,
+        out: &mut Vec<u8>,
         errors: &mut Vec<Value>,
-    ) -> Map<String, Value> {
-        let (Some(query), Some(entity)) = (
-            &request.entity_query,
-            self.entities
-                .iter()
-                .find(|e| e.type_name == event.entity.entity_type.as_str()),
-        ) else {
-            return Map::new();
+    ) {
+        let entity = self
+            .entities
+            .iter()
+            .find(|e| e.type_name == event.entity.entity_type.as_str());
+        let query = request
+            .entity_queries
+            .iter()
+            .find(|q| q.response_key == *response_key);
+        let (Some(entity), Some(query)) = (entity, query) else {
+            out.extend_from_slice(b"null");
+            return;
         };
         if event.event_type == dictamesh::events::ChangeType::Deleted {
-            return Map::new();
+            out.extend_from_slice(b"null");
+            return;
         }
+        let Some(text) = &query.query else {
+            out.extend_from_slice(b"{}");
+            return;
+        };
         let key = entity.key_value(&event.entity.id);
         let mut variables = request.variables.clone();
         variables.insert("__key".into(), key.clone());
-        let prepared = match self.prepare(query, &variables) {
+        let prepared = match self.prepare(text, &variables) {
             Ok(prepared) => prepared,
             Err(message) => {
                 errors.push(graphql_error(message, "QUERY_PLANNING_FAILED"));
-                return Map::new();
+                out.extend_from_slice(b"null");
+                return;
             }
         };
         let mut initial = Map::new();
-        for field in request.fields.iter().filter(|f| f.name == "entity") {
-            initial.insert(
-                field.response_key.to_string(),
-                json!({ "__typename": entity.type_name.as_str(), (entity.key_field.as_str()): key }),
-            );
-        }
+        initial.insert(
+            response_key.to_string(),
+            json!({ "__typename": entity.type_name.as_str(), (entity.key_field.as_str()): key }),
+        );
         let plan = crate::plan::QueryPlan {
             root: prepared
                 .plan
@@ -218,9 +234,11 @@ impl EntityChangeSubscriptions {
             }
             errors.push(error);
         }
-        match response.data.and_then(|data| serde_json::from_slice(&data).ok()) {
-            Some(Value::Object(data)) => data,
-            _ => Map::new(),
+        // The data is `{"<response key>":<value>}`, the one root field.
+        let prefix = response_key.len() + 4;
+        match response.data {
+            Some(data) if data.len() > prefix => out.extend_from_slice(&data[prefix..data.len() - 1]),
+            _ => out.extend_from_slice(b"null"),
         }
     }
 
@@ -257,6 +275,11 @@ impl EntityChangeSubscriptions {
             .plan_cached(key, normalize, &HashSet::new())
             .map_err(|e| format!("cannot resolve the changed entity: {e}"))
     }
+}
+
+fn write_key(out: &mut Vec<u8>, key: &Name) {
+    let _ = serde_json::to_writer(&mut *out, key.as_str());
+    out.push(b':');
 }
 
 /// The plan without the fetches from `graph` (the event stands in for them).
@@ -358,10 +381,10 @@ mod tests {
         let fields: Vec<&str> = request.fields.iter().map(|f| f.response_key.as_str()).collect();
         assert_eq!(fields, ["eventId", "who"], "fragments flattened, @skip applied");
         assert_eq!(
-            request.entity_query.as_deref(),
+            request.entity_queries[0].query.as_deref(),
             Some(
                 "query DictameshChangedEntity($__key: ID!, $withEmail: Boolean!) { who: _dictamesh_entity_User(key: $__key) \
-                 { __typename ... { __typename name email @include(if: $withEmail) } ... { __typename id } } }"
+                 { ... { name email @include(if: $withEmail) } ... { id } } }"
             ),
             "other members' fragments dropped, named fragments inlined, only used variables declared"
         );
@@ -378,7 +401,7 @@ mod tests {
         let mut variables = Map::new();
         variables.insert("__key".into(), json!("p1"));
         let prepared = service
-            .prepare(request.entity_query.as_deref().unwrap(), &variables)
+            .prepare(request.entity_queries[0].query.as_deref().unwrap(), &variables)
             .unwrap();
         let plan = crate::plan::QueryPlan {
             root: prepared

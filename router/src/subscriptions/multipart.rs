@@ -14,7 +14,6 @@ use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::Response;
 use futures::StreamExt;
-use serde_json::json;
 
 use super::EventStream;
 
@@ -59,8 +58,10 @@ pub fn response(events: EventStream) -> Response {
         let mut events = events?;
         tokio::select! {
             item = events.next() => match item {
-                Some(payload) => {
-                    let text = serde_json::to_vec(&json!({ "payload": payload })).unwrap_or_default();
+                Some(response) => {
+                    let mut text = b"{\"payload\":".to_vec();
+                    response.write(&mut text);
+                    text.push(b'}');
                     Some((part(first, &text), (Some(events), false)))
                 }
                 None => Some((end(first), (None, false))),

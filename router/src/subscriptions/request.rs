@@ -27,6 +27,15 @@ pub struct ChangeField {
     pub name: Name,
 }
 
+/// How one `entity` field of the subscription is resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityQuery {
+    /// The field's response key.
+    pub response_key: Name,
+    /// The internal query, whose only root field has that response key.
+    pub query: Option<String>,
+}
+
 /// What a client's `entityChanged` subscription asks for.
 #[derive(Debug, Clone)]
 pub struct EntityChangedRequest {
@@ -40,9 +49,10 @@ pub struct EntityChangedRequest {
     pub after: Option<String>,
     /// The selected `EntityChange` fields, in order.
     pub fields: Vec<ChangeField>,
-    /// The internal query resolving every `entity` selection, for the entity
-    /// type followed (`None` when the client selects no `entity`).
-    pub entity_query: Option<String>,
+    /// For each `entity` field, the internal query resolving it (`None` when
+    /// nothing of its selection applies to the type followed: it is `{}`).
+    /// Empty when the type followed is not one events can carry.
+    pub entity_queries: Vec<EntityQuery>,
     /// The client's variables (the internal query uses them too).
     pub variables: Map<String, Value>,
 }
@@ -88,20 +98,16 @@ pub fn read_request(
             name: field.name.clone(),
         })
         .collect();
-    let entity_fields: Vec<&Field> = change_fields
-        .iter()
-        .filter(|f| f.name == "entity")
-        .copied()
-        .collect();
-    let entity_query = match entities.iter().find(|e| e.type_name == entity_type.as_str()) {
-        Some(entity) if !entity_fields.is_empty() => Some(entity_query(
-            document,
-            operation,
-            &entity_fields,
-            entity,
-            supergraph,
-        )),
-        _ => None,
+    let entity_queries = match entities.iter().find(|e| e.type_name == entity_type.as_str()) {
+        Some(entity) => change_fields
+            .iter()
+            .filter(|f| f.name == "entity")
+            .map(|field| EntityQuery {
+                response_key: field.response_key().clone(),
+                query: entity_query(document, operation, field, entity, supergraph),
+            })
+            .collect(),
+        None => Vec::new(),
     };
     Ok(EntityChangedRequest {
         response_key: root.response_key().clone(),
@@ -109,7 +115,7 @@ pub fn read_request(
         entity_id: string_argument(root, "id", variables),
         after: string_argument(root, "after", variables),
         fields,
-        entity_query,
+        entity_queries,
         variables: variables.clone(),
     })
 }
@@ -177,15 +183,15 @@ fn string_argument(field: &Field, name: &str, variables: &Map<String, Value>) ->
 }
 
 /// `query($__key: K!, <variables used>) { <rk>: _dictamesh_entity_T(key: $__key) { ... } }`
-/// with the client's selections of each `entity` field, kept for `T`, named
-/// fragments written inline.
+/// with the client's selection of an `entity` field, kept for `T`, named
+/// fragments written inline; `None` when nothing of it applies to `T`.
 fn entity_query(
     document: &ExecutableDocument,
     operation: &Operation,
-    entity_fields: &[&Field],
+    field: &Field,
     entity: &ChangeableEntity,
     supergraph: &Supergraph,
-) -> String {
+) -> Option<String> {
     let mut printer = Printer {
         document,
         supergraph,
@@ -193,25 +199,28 @@ fn entity_query(
         used_variables: BTreeSet::new(),
         out: String::new(),
     };
-    for field in entity_fields {
-        let _ = write!(
-            printer.out,
-            "{}: {}(key: $__key)",
-            field.response_key(),
-            entity.root_field()
-        );
-        printer.directives(&field.directives);
-        printer.out.push_str(" { __typename");
-        printer.entity_selections(&field.selection_set);
-        printer.out.push_str(" } ");
+    printer.entity_selections(&field.selection_set);
+    if printer.out.is_empty() {
+        return None;
     }
+    let selections = std::mem::take(&mut printer.out);
+    let _ = write!(
+        printer.out,
+        "{}: {}(key: $__key)",
+        field.response_key(),
+        entity.root_field()
+    );
+    printer.directives(&field.directives);
     let mut definitions = format!("$__key: {}!", entity.key_type);
     for variable in &operation.variables {
         if printer.used_variables.contains(variable.name.as_str()) {
             let _ = write!(definitions, ", ${}: {}", variable.name, variable.ty);
         }
     }
-    format!("query DictameshChangedEntity({definitions}) {{ {}}}", printer.out)
+    Some(format!(
+        "query DictameshChangedEntity({definitions}) {{ {} {{{selections} }} }}",
+        printer.out
+    ))
 }
 
 struct Printer<'a> {
@@ -251,11 +260,17 @@ impl Printer<'_> {
                 c == "ChangedEntity" || self.supergraph.type_matches(c.as_str(), self.entity.as_str())
             });
             if applies {
+                let start = self.out.len();
                 self.out.push_str(" ...");
                 self.directives(directives);
-                self.out.push_str(" { __typename");
+                self.out.push_str(" {");
+                let opened = self.out.len();
                 self.entity_selections(inner);
-                self.out.push_str(" }");
+                if self.out.len() == opened {
+                    self.out.truncate(start);
+                } else {
+                    self.out.push_str(" }");
+                }
             }
         }
     }

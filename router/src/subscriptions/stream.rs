@@ -11,15 +11,15 @@ use dictamesh::events::feed::ChangeFeed;
 use dictamesh::events::feed::Cursor;
 use futures::stream::BoxStream;
 use futures::stream::StreamExt;
-use serde_json::Value;
 
 use super::CHANGE_TOPICS;
 use super::EntityChangeSubscriptions;
 use super::EntityChangedRequest;
+use crate::execute::GraphQLResponse;
 use crate::execute::graphql_error;
 
-/// The payloads (`{data, errors}`) of one subscription, one per event.
-pub type EventStream = BoxStream<'static, Value>;
+/// The responses (`{data, errors}`) of one subscription, one per event.
+pub type EventStream = BoxStream<'static, GraphQLResponse>;
 
 /// Messages read from the log per call.
 const BATCH: usize = 100;
@@ -45,11 +45,11 @@ pub(super) fn events(
 ) -> EventStream {
     let follower = Follower {
         service,
+        decoder: feed.decoder(),
         feed,
         request,
         cursor: start,
         pending: VecDeque::new(),
-        decoder: Decoder::json(),
         failed: false,
     };
     futures::stream::unfold(follower, |mut follower| async move {
@@ -61,7 +61,7 @@ pub(super) fn events(
 
 impl Follower {
     /// The next payload; `None` ends the stream (after a log error was sent).
-    async fn next(&mut self) -> Option<Value> {
+    async fn next(&mut self) -> Option<GraphQLResponse> {
         if self.failed {
             return None;
         }
@@ -72,12 +72,12 @@ impl Follower {
                     Err(error) => {
                         self.failed = true;
                         tracing::warn!(%error, "entityChanged: the change log cannot be read");
-                        return Some(serde_json::json!({
-                            "errors": [graphql_error(
-                                format!("the change log cannot be read ({error}); resubscribe with the last cursor to resume"),
-                                "CHANGE_LOG_UNAVAILABLE",
-                            )]
-                        }));
+                        return Some(GraphQLResponse::from_errors(vec![graphql_error(
+                            format!(
+                                "the change log cannot be read ({error}); resubscribe with the last cursor to resume"
+                            ),
+                            "CHANGE_LOG_UNAVAILABLE",
+                        )]));
                     }
                 }
                 continue;

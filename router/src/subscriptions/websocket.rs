@@ -21,6 +21,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::execute::GraphQLResponse;
 use crate::http::RouterState;
 use crate::pipeline::RequestMethod;
 use crate::request::GraphQLRequest;
@@ -152,18 +153,12 @@ async fn run(state: Arc<RouterState>, outbox: Outbox, id: String, request: Graph
     let pipeline = state.pipeline();
     match pipeline.subscribe(&request, state.change_feed()).await {
         Ok(Some(mut events)) => {
-            while let Some(payload) = events.next().await {
-                send(&outbox, json!({ "id": id, "type": "next", "payload": payload })).await;
+            while let Some(response) = events.next().await {
+                send_next(&outbox, &id, &response).await;
             }
         }
         Ok(None) => match pipeline.execute(&request, RequestMethod::Post, false).await {
-            Ok(response) => {
-                send(
-                    &outbox,
-                    json!({ "id": id, "type": "next", "payload": response.to_json() }),
-                )
-                .await
-            }
+            Ok(response) => send_next(&outbox, &id, &response).await,
             Err(error) => {
                 send(
                     &outbox,
@@ -183,6 +178,17 @@ async fn run(state: Arc<RouterState>, outbox: Outbox, id: String, request: Graph
         }
     }
     send(&outbox, json!({ "id": id, "type": "complete" })).await;
+}
+
+/// `next` with the response as the router wrote it (field order kept).
+async fn send_next(outbox: &Outbox, id: &str, response: &GraphQLResponse) {
+    let mut text = br#"{"type":"next","id":"#.to_vec();
+    let _ = serde_json::to_writer(&mut text, id);
+    text.extend_from_slice(br#","payload":"#);
+    response.write(&mut text);
+    text.push(b'}');
+    let text = String::from_utf8(text).unwrap_or_default();
+    let _ = outbox.send(Message::Text(text.into())).await;
 }
 
 async fn send(outbox: &Outbox, message: Value) {

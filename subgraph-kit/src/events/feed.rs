@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::bus::{BusError, Delivery};
+use super::codec::Decoder;
 
 /// A position in the log: the next offset to read, per topic and partition.
 /// Topics and partitions it does not name are read from their beginning (they
@@ -112,6 +113,11 @@ pub trait ChangeFeed: Send + Sync + 'static {
         max: usize,
         wait: Duration,
     ) -> Result<Vec<Delivery>, BusError>;
+
+    /// How this log's messages decode (JSON unless the log carries Avro).
+    fn decoder(&self) -> Decoder {
+        Decoder::json()
+    }
 }
 
 #[cfg(test)]

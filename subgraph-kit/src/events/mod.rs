@@ -10,6 +10,8 @@ pub mod feed;
 mod invalidation;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "kafka")]
+pub mod kafka_feed;
 #[cfg(feature = "sqlite-bus")]
 pub mod log_bus;
 pub mod registration;
