@@ -17,6 +17,7 @@ pub mod plan;
 pub mod request;
 pub mod resilience;
 pub mod server;
+pub mod subscriptions;
 pub mod supergraph;
 pub mod telemetry;
 pub mod traffic;

@@ -180,6 +180,7 @@ pub fn build_observed_pipeline(
         document_cache_size: config.plan_cache_size,
         apq_cache_size: config.apq.enabled.then_some(config.apq.cache_size),
         metrics,
+        subscriptions: config.subscriptions.enabled,
     };
     Ok(Pipeline::new(supergraph, client, settings, options))
 }
@@ -191,15 +192,20 @@ pub async fn start(source: &SupergraphSource, config: &RouterConfig) -> Result<A
     Ok(Arc::new(RouterState::new(pipeline, http_options(config))))
 }
 
-/// Serves the router on `listener` until `shutdown` completes, then lets requests in
-/// flight finish.
+/// Serves the router on `listener` until `shutdown` completes, then ends the
+/// subscription streams and lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<RouterState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = crate::http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            state.close_streams();
+        })
+        .await
 }
 
 /// What the reloader last loaded.
