@@ -1,0 +1,235 @@
+//! Authorization with Apollo's directives: `@authenticated`, `@requiresScopes(scopes:
+//! [[Scope]])` and `@policy(policies: [[Policy]])` (outer list OR, inner list AND) on
+//! fields, object types, interfaces, scalars and enums. Before planning, the
+//! selections a caller may not make are found ([`Authorizer::decide`]) and removed
+//! ([`filter_document`]); the response answers them with `null` and an
+//! `UNAUTHORIZED_FIELD_OR_TYPE` error carrying their path.
+
+mod decision;
+mod filter;
+mod rules;
+
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::Schema;
+use apollo_compiler::executable;
+use serde::Deserialize;
+
+pub use self::decision::Decision;
+pub use self::decision::UNAUTHORIZED_CODE;
+pub use self::filter::filter_document;
+pub use self::rules::AccessRules;
+pub use self::rules::Alternatives;
+pub use self::rules::Requirement;
+use crate::Caller;
+use crate::policy::PolicyConfig;
+use crate::policy::PolicyEngine;
+use crate::policy::PolicyError;
+
+/// `authorization` in `router.yaml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationConfig {
+    /// Refuse (401) requests without a valid token.
+    #[serde(default)]
+    pub require_authentication: bool,
+    /// The authorization directives.
+    #[serde(default)]
+    pub directives: DirectivesConfig,
+    /// The `@policy` policies.
+    #[serde(default)]
+    pub policies: PolicyConfig,
+}
+
+/// `authorization.directives`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectivesConfig {
+    /// Enforce the directives (default true).
+    pub enabled: bool,
+    /// Refuse the whole request (403) when any selection is denied, instead of
+    /// removing the denied selections.
+    pub reject_unauthorized: bool,
+    /// Run the operation in full, reporting what would have been removed.
+    pub dry_run: bool,
+    /// Where the errors go.
+    pub errors: ErrorsConfig,
+}
+
+impl Default for DirectivesConfig {
+    fn default() -> Self {
+        DirectivesConfig {
+            enabled: true,
+            reject_unauthorized: false,
+            dry_run: false,
+            errors: ErrorsConfig::default(),
+        }
+    }
+}
+
+/// `authorization.directives.errors`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErrorsConfig {
+    /// Log each denied path (default true).
+    pub log: bool,
+    /// Where the response reports them (default `errors`).
+    pub response: ErrorLocation,
+}
+
+impl Default for ErrorsConfig {
+    fn default() -> Self {
+        ErrorsConfig {
+            log: true,
+            response: ErrorLocation::Errors,
+        }
+    }
+}
+
+/// Where authorization errors appear in the response.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorLocation {
+    /// In `errors`.
+    #[default]
+    Errors,
+    /// In `extensions.authorizationErrors`.
+    Extensions,
+    /// Nowhere.
+    Disabled,
+}
+
+/// Decides what callers may select in a schema.
+#[derive(Debug)]
+pub struct Authorizer {
+    rules: AccessRules,
+    policies: PolicyEngine,
+    config: DirectivesConfig,
+}
+
+impl Authorizer {
+    /// Reads the schema's directives and loads the policy files.
+    pub fn new(schema: &Schema, config: &AuthorizationConfig) -> Result<Authorizer, PolicyError> {
+        let rules = AccessRules::from_schema(schema);
+        let policies = PolicyEngine::load(&config.policies)?;
+        let names = rules.policy_names();
+        if !names.is_empty() && !policies.is_loaded() && config.directives.enabled {
+            tracing::warn!(
+                ?names,
+                "the supergraph uses @policy but no policy files are loaded: those selections are denied to everyone"
+            );
+        }
+        Ok(Authorizer {
+            rules,
+            policies,
+            config: config.directives.clone(),
+        })
+    }
+
+    /// The directive options.
+    pub fn options(&self) -> &DirectivesConfig {
+        &self.config
+    }
+
+    /// The selections of `operation` that `caller` may not make.
+    pub fn decide(
+        &self,
+        document: &ExecutableDocument,
+        operation: &executable::Operation,
+        caller: &Caller,
+    ) -> Decision {
+        if !self.config.enabled || self.rules.is_empty() {
+            return Decision::default();
+        }
+        let mut walk = decision::DecisionWalk {
+            rules: &self.rules,
+            policies: &self.policies,
+            caller,
+            document,
+            policy_outcomes: Default::default(),
+            decision: Decision::default(),
+            active_fragments: Vec::new(),
+        };
+        walk.walk(&operation.selection_set, &mut Vec::new());
+        let decision = walk.decision;
+        if self.config.errors.log && !decision.allows_everything() {
+            tracing::info!(
+                subject = caller.subject(),
+                denied = ?decision.cache_key(),
+                dry_run = self.config.dry_run,
+                "unauthorized selections"
+            );
+        }
+        decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SCHEMA: &str = r#"
+directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+type Query { me: User, users: [User!]! @requiresScopes(scopes: [["read:users"]]), public: String }
+type User { id: ID! name: String email: String @authenticated salary: Int @requiresScopes(scopes: [["hr"]]) }
+"#;
+
+    fn decide(query: &str, caller: &Caller) -> (Decision, ExecutableDocument) {
+        let schema = Schema::parse_and_validate(SCHEMA, "s.graphql").expect("schema");
+        let authorizer = Authorizer::new(&schema, &AuthorizationConfig::default()).expect("authorizer");
+        let document = ExecutableDocument::parse_and_validate(&schema, query, "q.graphql").expect("query");
+        let operation = document.operations.get(None).expect("operation");
+        let decision = authorizer.decide(&document, operation, caller);
+        let filtered = filter_document(&document, &decision);
+        (decision, filtered)
+    }
+
+    #[test]
+    fn denied_fields_are_reported_by_path_and_removed() {
+        let (decision, filtered) = decide("{ public me { name email } users { id } }", &Caller::anonymous());
+        assert_eq!(
+            decision.cache_key(),
+            vec!["me.email".to_string(), "users".to_string()]
+        );
+        let printed = filtered.to_string();
+        assert!(!printed.contains("email"), "{printed}");
+        assert!(!printed.contains("users"), "{printed}");
+        assert!(printed.contains("name"), "{printed}");
+        assert_eq!(decision.errors()[0]["extensions"]["code"], UNAUTHORIZED_CODE);
+    }
+
+    #[test]
+    fn a_field_whose_selections_all_go_goes_too_and_fragments_are_followed() {
+        let caller = Caller::authenticated(serde_json::Map::new());
+        let (decision, filtered) = decide(
+            "query { public users { ...F } } fragment F on User { email }",
+            &caller,
+        );
+        assert_eq!(decision.cache_key(), vec!["users".to_string()]);
+        let (decision, filtered_anonymous) = decide(
+            "query { me { ...F } } fragment F on User { email }",
+            &Caller::anonymous(),
+        );
+        assert_eq!(decision.cache_key(), vec!["me.email".to_string()]);
+        let operation = filtered_anonymous.operations.get(None).expect("operation");
+        assert!(
+            operation.selection_set.selections.is_empty(),
+            "me lost every selection"
+        );
+        assert!(filtered.to_string().contains("public"));
+    }
+
+    #[test]
+    fn a_list_position_reads_as_at() {
+        let claims = serde_json::json!({ "scope": "read:users" });
+        let caller = Caller::authenticated(claims.as_object().cloned().unwrap_or_default());
+        let (decision, _) = decide("{ users { id email } }", &caller);
+        assert!(decision.allows_everything(), "{decision:?}");
+        let (decision, _) = decide("{ users { id salary } }", &caller);
+        assert_eq!(decision.cache_key(), vec!["users.@.salary".to_string()]);
+        assert_eq!(
+            decision.errors()[0]["path"],
+            serde_json::json!(["users", "@", "salary"])
+        );
+    }
+}
