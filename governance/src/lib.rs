@@ -10,7 +10,8 @@
 //!
 //! ```
 //! use apollo_compiler::{ExecutableDocument, Schema};
-//! use dictamesh_governance::authz::{AuthorizationConfig, Authorizer};
+//! use dictamesh_governance::authz::{Authorizer, DirectivesConfig};
+//! use dictamesh_governance::policy::PolicyEngine;
 //! use dictamesh_governance::Caller;
 //!
 //! let schema = Schema::parse_and_validate(
@@ -18,7 +19,7 @@
 //!      type Query { me: String @authenticated, hello: String }",
 //!     "schema.graphql",
 //! ).unwrap();
-//! let authorizer = Authorizer::new(&schema, &AuthorizationConfig::default()).unwrap();
+//! let authorizer = Authorizer::new(&schema, &DirectivesConfig::default(), PolicyEngine::default());
 //! let document = ExecutableDocument::parse_and_validate(&schema, "{ me hello }", "q.graphql").unwrap();
 //! let operation = document.operations.get(None).unwrap();
 //! let decision = authorizer.decide(&document, operation, &Caller::anonymous());

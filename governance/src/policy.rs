@@ -4,10 +4,11 @@
 //!
 //! ```json
 //! { "authenticated": true, "claims": { "sub": "ada", "scope": "..." },
-//!   "scopes": ["read:users"], "type": "Customer", "field": "email" }
+//!   "scopes": ["read:users"], "type": "Customer", "field": "email", "returnType": "String" }
 //! ```
 //!
-//! (`field` is `null` for a type condition). A policy that is undefined, fails or
+//! (`type` is the field's parent type; for a type condition `... on T`, `type` is `T`
+//! and `field` and `returnType` are `null`). A policy that is undefined, fails or
 //! yields anything but `true` is not met; so is every policy when no policy files are
 //! configured.
 
@@ -60,6 +61,8 @@ pub struct PolicyInput<'a> {
     pub type_name: &'a str,
     /// The field, or `None` for a type condition.
     pub field: Option<&'a str>,
+    /// The named type the field returns, or `None` for a type condition.
+    pub return_type: Option<&'a str>,
 }
 
 impl PolicyInput<'_> {
@@ -73,6 +76,7 @@ impl PolicyInput<'_> {
             "scopes": scopes,
             "type": self.type_name,
             "field": self.field,
+            "returnType": self.return_type,
         })
     }
 }
@@ -194,6 +198,7 @@ mod tests {
                     caller,
                     type_name,
                     field: Some("email"),
+                    return_type: Some("String"),
                 },
             )
         };

@@ -84,7 +84,11 @@ impl DecisionWalk<'_> {
                     let requirement = restricted.and_then(|fields| fields.get(&field.name));
                     path.push(field.response_key().to_string());
                     if let Some(requirement) = requirement
-                        && !self.allows(requirement, &set.ty, Some(&field.name))
+                        && !self.allows(
+                            requirement,
+                            &set.ty,
+                            Some((&field.name, field.definition.ty.inner_named_type())),
+                        )
                     {
                         self.deny_field(&set.ty, &field.name, path);
                     } else if !field.selection_set.selections.is_empty() {
@@ -139,7 +143,9 @@ impl DecisionWalk<'_> {
         self.decision.denied_paths.push(path.to_vec());
     }
 
-    fn allows(&mut self, requirement: &Requirement, type_name: &str, field: Option<&str>) -> bool {
+    /// Whether the caller meets `requirement` on `type_name` (for a field: its name
+    /// and return type).
+    fn allows(&mut self, requirement: &Requirement, type_name: &str, field: Option<(&str, &str)>) -> bool {
         if requirement.authenticated && !self.caller.is_authenticated() {
             return false;
         }
@@ -156,7 +162,7 @@ impl DecisionWalk<'_> {
                 let key = (
                     policy.to_string(),
                     type_name.to_string(),
-                    field.map(str::to_string),
+                    field.map(|(name, _)| name.to_string()),
                 );
                 if let Some(outcome) = self.policy_outcomes.get(&key) {
                     return *outcome;
@@ -166,7 +172,8 @@ impl DecisionWalk<'_> {
                     &PolicyInput {
                         caller: self.caller,
                         type_name,
-                        field,
+                        field: field.map(|(name, _)| name),
+                        return_type: field.map(|(_, returns)| returns),
                     },
                 );
                 self.policy_outcomes.insert(key, outcome);

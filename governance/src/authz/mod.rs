@@ -23,7 +23,6 @@ pub use self::rules::Requirement;
 use crate::Caller;
 use crate::policy::PolicyConfig;
 use crate::policy::PolicyEngine;
-use crate::policy::PolicyError;
 
 /// `authorization` in `router.yaml`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -107,22 +106,21 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// Reads the schema's directives and loads the policy files.
-    pub fn new(schema: &Schema, config: &AuthorizationConfig) -> Result<Authorizer, PolicyError> {
+    /// Reads the schema's directives; `policies` evaluates `@policy`.
+    pub fn new(schema: &Schema, config: &DirectivesConfig, policies: PolicyEngine) -> Authorizer {
         let rules = AccessRules::from_schema(schema);
-        let policies = PolicyEngine::load(&config.policies)?;
         let names = rules.policy_names();
-        if !names.is_empty() && !policies.is_loaded() && config.directives.enabled {
+        if !names.is_empty() && !policies.is_loaded() && config.enabled {
             tracing::warn!(
                 ?names,
                 "the supergraph uses @policy but no policy files are loaded: those selections are denied to everyone"
             );
         }
-        Ok(Authorizer {
+        Authorizer {
             rules,
             policies,
-            config: config.directives.clone(),
-        })
+            config: config.clone(),
+        }
     }
 
     /// The directive options.
@@ -176,7 +174,7 @@ type User { id: ID! name: String email: String @authenticated salary: Int @requi
 
     fn decide(query: &str, caller: &Caller) -> (Decision, ExecutableDocument) {
         let schema = Schema::parse_and_validate(SCHEMA, "s.graphql").expect("schema");
-        let authorizer = Authorizer::new(&schema, &AuthorizationConfig::default()).expect("authorizer");
+        let authorizer = Authorizer::new(&schema, &DirectivesConfig::default(), PolicyEngine::default());
         let document = ExecutableDocument::parse_and_validate(&schema, query, "q.graphql").expect("query");
         let operation = document.operations.get(None).expect("operation");
         let decision = authorizer.decide(&document, operation, caller);

@@ -25,6 +25,8 @@ use futures::future::join_all;
 use serde_json::Map;
 use serde_json::Value;
 
+use dictamesh_governance::Caller;
+
 use crate::execute::GraphQLResponse;
 use crate::execute::graphql_error;
 use crate::pipeline::Pipeline;
@@ -201,8 +203,9 @@ async fn run_one(
     request: &GraphQLRequest,
     method: RequestMethod,
     expose_plan: bool,
+    caller: &Caller,
 ) -> Result<GraphQLResponse, RequestError> {
-    pipeline.execute(request, method, expose_plan).await
+    pipeline.execute_as(request, method, expose_plan, caller).await
 }
 
 async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -237,6 +240,11 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
         }
     };
     let pipeline = state.pipeline();
+    let caller = match pipeline.authenticate(&headers) {
+        Ok(caller) => caller,
+        Err(error) => return request_error_response(&error, media_type),
+    };
+    let caller = &caller;
     let expose_plan = wants_plan(&headers, &options);
     match parsed {
         Value::Array(items) => {
@@ -253,7 +261,8 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
                 async move {
                     match serde_json::from_value::<GraphQLRequest>(item) {
                         Ok(request) => {
-                            match run_one(&pipeline, &request, RequestMethod::Post, expose_plan).await {
+                            match run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await
+                            {
                                 Ok(response) => response,
                                 Err(error) => GraphQLResponse::from_errors(error.errors),
                             }
@@ -278,7 +287,7 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
         }
         single => match serde_json::from_value::<GraphQLRequest>(single) {
             Ok(request) => respond(
-                run_one(&pipeline, &request, RequestMethod::Post, expose_plan).await,
+                run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await,
                 media_type,
             ),
             Err(error) => request_error_response(
@@ -388,12 +397,17 @@ async fn get_graphql(
         Err(error) => return request_error_response(&error, media_type),
     };
     let pipeline = state.pipeline();
+    let caller = match pipeline.authenticate(&headers) {
+        Ok(caller) => caller,
+        Err(error) => return request_error_response(&error, media_type),
+    };
     respond(
         run_one(
             &pipeline,
             &request,
             RequestMethod::Get,
             wants_plan(&headers, &options),
+            &caller,
         )
         .await,
         media_type,
