@@ -230,4 +230,71 @@ type User { id: ID! name: String email: String @authenticated salary: Int @requi
             serde_json::json!(["users", "@", "salary"])
         );
     }
+
+    const SHAPES: &str = r#"
+directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+scalar Secret @authenticated
+enum Grade @requiresScopes(scopes: [["grades"]]) { A B }
+interface Node { id: ID! label: String }
+type Open implements Node { id: ID! label: String }
+type Closed implements Node @requiresScopes(scopes: [["closed"]]) { id: ID! label: String }
+type Tagged implements Node { id: ID! label: String @authenticated }
+type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
+"#;
+
+    fn decide_on(schema: &str, query: &str, caller: &Caller) -> Decision {
+        let schema = Schema::parse_and_validate(schema, "s.graphql").expect("schema");
+        let authorizer = Authorizer::new(&schema, &DirectivesConfig::default(), PolicyEngine::default());
+        let document = ExecutableDocument::parse_and_validate(&schema, query, "q.graphql").expect("query");
+        let operation = document.operations.get(None).expect("operation");
+        authorizer.decide(&document, operation, caller)
+    }
+
+    #[test]
+    fn scalars_and_enums_restrict_the_fields_that_return_them() {
+        let decision = decide_on(SHAPES, "{ secret grade open { id } }", &Caller::anonymous());
+        assert_eq!(decision.cache_key(), vec!["grade".to_string(), "secret".to_string()]);
+        let claims = serde_json::json!({ "scope": "grades" });
+        let caller = Caller::authenticated(claims.as_object().cloned().unwrap_or_default());
+        assert!(decide_on(SHAPES, "{ secret grade }", &caller).allows_everything());
+    }
+
+    #[test]
+    fn interfaces_require_what_their_implementations_require() {
+        let claims = serde_json::json!({ "scope": "closed" });
+        let closed_reader = Caller::authenticated(claims.as_object().cloned().unwrap_or_default());
+        let anonymous = Caller::anonymous();
+        // A field returning the interface needs what every implementation type needs.
+        assert_eq!(decide_on(SHAPES, "{ node { id } }", &anonymous).cache_key(), vec!["node".to_string()]);
+        assert!(decide_on(SHAPES, "{ node { id } }", &closed_reader).allows_everything());
+        // An interface field needs what each implementation's field needs.
+        let reader = Caller::authenticated(serde_json::Map::new());
+        let decision = decide_on(SHAPES, "{ open { label } nodes { label } }", &reader);
+        assert_eq!(decision.cache_key(), vec!["nodes".to_string()], "Closed needs a scope");
+        let decision = decide_on(SHAPES, "{ nodes { label } }", &closed_reader);
+        assert!(decision.allows_everything(), "{decision:?}");
+    }
+
+    #[test]
+    fn a_type_condition_on_a_restricted_type_is_removed_at_its_path() {
+        let schema = r#"
+directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+union Result = Open | Closed
+type Open { id: ID! }
+type Closed @authenticated { id: ID! }
+type Query { results: [Result] }
+"#;
+        let query = "{ results { ... on Open { id } ... on Closed { id } } }";
+        let schema_parsed = Schema::parse_and_validate(schema, "s.graphql").expect("schema");
+        let authorizer =
+            Authorizer::new(&schema_parsed, &DirectivesConfig::default(), PolicyEngine::default());
+        let document = ExecutableDocument::parse_and_validate(&schema_parsed, query, "q.graphql").expect("query");
+        let operation = document.operations.get(None).expect("operation");
+        let decision = authorizer.decide(&document, operation, &Caller::anonymous());
+        assert_eq!(decision.cache_key(), vec!["results.@".to_string()]);
+        let filtered = filter_document(&document, &decision).to_string();
+        assert!(filtered.contains("... on Open"), "{filtered}");
+        assert!(!filtered.contains("Closed"), "{filtered}");
+    }
 }
