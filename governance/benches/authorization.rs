@@ -90,7 +90,9 @@ fn authentication(c: &mut Criterion) {
         (
             "authenticate HS256",
             jsonwebtoken::Algorithm::HS256,
-            jsonwebtoken::EncodingKey::from_secret(&std::fs::read(fixtures.join("hmac.secret")).expect("secret")),
+            jsonwebtoken::EncodingKey::from_secret(
+                &std::fs::read(fixtures.join("hmac.secret")).expect("secret"),
+            ),
         ),
         (
             "authenticate RS256",
@@ -100,8 +102,18 @@ fn authentication(c: &mut Criterion) {
         ),
     ] {
         let mut header = jsonwebtoken::Header::new(algorithm);
-        header.kid = Some(if algorithm == jsonwebtoken::Algorithm::HS256 { "hmac-1" } else { "rsa-1" }.into());
-        let token = format!("Bearer {}", jsonwebtoken::encode(&header, &claims, &key).expect("token"));
+        header.kid = Some(
+            if algorithm == jsonwebtoken::Algorithm::HS256 {
+                "hmac-1"
+            } else {
+                "rsa-1"
+            }
+            .into(),
+        );
+        let token = format!(
+            "Bearer {}",
+            jsonwebtoken::encode(&header, &claims, &key).expect("token")
+        );
         c.bench_function(name, |b| {
             b.iter(|| black_box(authenticator.authenticate(Some(black_box(&token))).is_ok()))
         });

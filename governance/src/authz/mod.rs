@@ -254,7 +254,10 @@ type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
     #[test]
     fn scalars_and_enums_restrict_the_fields_that_return_them() {
         let decision = decide_on(SHAPES, "{ secret grade open { id } }", &Caller::anonymous());
-        assert_eq!(decision.cache_key(), vec!["grade".to_string(), "secret".to_string()]);
+        assert_eq!(
+            decision.cache_key(),
+            vec!["grade".to_string(), "secret".to_string()]
+        );
         let claims = serde_json::json!({ "scope": "grades" });
         let caller = Caller::authenticated(claims.as_object().cloned().unwrap_or_default());
         assert!(decide_on(SHAPES, "{ secret grade }", &caller).allows_everything());
@@ -266,12 +269,19 @@ type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
         let closed_reader = Caller::authenticated(claims.as_object().cloned().unwrap_or_default());
         let anonymous = Caller::anonymous();
         // A field returning the interface needs what every implementation type needs.
-        assert_eq!(decide_on(SHAPES, "{ node { id } }", &anonymous).cache_key(), vec!["node".to_string()]);
+        assert_eq!(
+            decide_on(SHAPES, "{ node { id } }", &anonymous).cache_key(),
+            vec!["node".to_string()]
+        );
         assert!(decide_on(SHAPES, "{ node { id } }", &closed_reader).allows_everything());
         // An interface field needs what each implementation's field needs.
         let reader = Caller::authenticated(serde_json::Map::new());
         let decision = decide_on(SHAPES, "{ open { label } nodes { label } }", &reader);
-        assert_eq!(decision.cache_key(), vec!["nodes".to_string()], "Closed needs a scope");
+        assert_eq!(
+            decision.cache_key(),
+            vec!["nodes".to_string()],
+            "Closed needs a scope"
+        );
         let decision = decide_on(SHAPES, "{ nodes { label } }", &closed_reader);
         assert!(decision.allows_everything(), "{decision:?}");
     }
@@ -287,9 +297,13 @@ type Query { results: [Result] }
 "#;
         let query = "{ results { ... on Open { id } ... on Closed { id } } }";
         let schema_parsed = Schema::parse_and_validate(schema, "s.graphql").expect("schema");
-        let authorizer =
-            Authorizer::new(&schema_parsed, &DirectivesConfig::default(), PolicyEngine::default());
-        let document = ExecutableDocument::parse_and_validate(&schema_parsed, query, "q.graphql").expect("query");
+        let authorizer = Authorizer::new(
+            &schema_parsed,
+            &DirectivesConfig::default(),
+            PolicyEngine::default(),
+        );
+        let document =
+            ExecutableDocument::parse_and_validate(&schema_parsed, query, "q.graphql").expect("query");
         let operation = document.operations.get(None).expect("operation");
         let decision = authorizer.decide(&document, operation, &Caller::anonymous());
         assert_eq!(decision.cache_key(), vec!["results.@".to_string()]);
