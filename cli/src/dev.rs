@@ -360,12 +360,15 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     })?;
     std::fs::write(args.data_dir.join("supergraph.graphql"), &supergraph.sdl)
         .context("cannot write the supergraph")?;
-    let config = RouterConfig::from_yaml("", "defaults", |_| None).context("default router configuration")?;
+    let mut config =
+        RouterConfig::from_yaml("", "defaults", |_| None).context("default router configuration")?;
+    config.subscriptions.enabled = true;
     let pipeline = server::build_pipeline(&supergraph.sdl, &config, server::subgraph_client(&config))?;
     let state = Arc::new(dictamesh_router::http::RouterState::new(
         pipeline,
         server::http_options(&config),
     ));
+    state.set_change_feed(Arc::new(bus.clone()));
     let listener = bind("the router", args.listen).await?;
     let router_address = listener.local_addr().context("the router's address")?;
     let mut router_stopped = stopped.clone();

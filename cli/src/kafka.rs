@@ -8,9 +8,9 @@ use dictamesh::Subgraph;
 use dictamesh::events::ChangePublisher;
 
 #[cfg(feature = "kafka")]
-pub use with_kafka::Events;
+pub use with_kafka::{Events, change_feed};
 #[cfg(not(feature = "kafka"))]
-pub use without_kafka::Events;
+pub use without_kafka::{Events, change_feed};
 
 #[cfg(feature = "kafka")]
 mod with_kafka {
@@ -25,6 +25,22 @@ mod with_kafka {
     use dictamesh::events::registration::ENTITY_REGISTERED_TOPIC;
 
     use super::*;
+
+    /// The change log on Kafka (`KAFKA_BROKERS`) for the router's subscriptions,
+    /// Avro-aware with `SCHEMA_REGISTRY_URL`; `None` without brokers.
+    pub fn change_feed() -> anyhow::Result<Option<Arc<dyn dictamesh::events::feed::ChangeFeed>>> {
+        let Ok(brokers) = std::env::var("KAFKA_BROKERS") else {
+            return Ok(None);
+        };
+        let decoder = match std::env::var("SCHEMA_REGISTRY_URL") {
+            Ok(url) => Decoder::with_registry(Arc::new(SchemaRegistryClient::new(&url))),
+            Err(_) => Decoder::json(),
+        };
+        let feed = dictamesh::events::kafka_feed::KafkaFeed::new(&KafkaConfig::new(brokers))
+            .context("the change log on Kafka (KAFKA_BROKERS)")?
+            .with_decoder(decoder);
+        Ok(Some(Arc::new(feed)))
+    }
 
     /// A Kafka connection for one subgraph process.
     pub struct Events {
@@ -101,6 +117,17 @@ mod with_kafka {
 #[cfg(not(feature = "kafka"))]
 mod without_kafka {
     use super::*;
+
+    /// No change log: this build has no Kafka support (an error when
+    /// `KAFKA_BROKERS` asks for one).
+    pub fn change_feed() -> anyhow::Result<Option<Arc<dyn dictamesh::events::feed::ChangeFeed>>> {
+        if std::env::var("KAFKA_BROKERS").is_ok() {
+            anyhow::bail!(
+                "KAFKA_BROKERS is set but this dictamesh was built without Kafka support (cargo build --features kafka)"
+            );
+        }
+        Ok(None)
+    }
 
     /// Refuses Kafka: this build has no Kafka support.
     pub struct Events;

@@ -51,6 +51,15 @@ pub async fn run(args: RouterArgs) -> anyhow::Result<()> {
     let config = read_config(args.config.as_ref())?;
     let source = SupergraphSource::from_path(&args.supergraph);
     let state = server::start(&source, &config).await?;
+    if config.subscriptions.enabled {
+        match crate::kafka::change_feed()? {
+            Some(feed) => state.set_change_feed(feed),
+            None => tracing::warn!(
+                "subscriptions are enabled but there is no change log to stream from: set KAFKA_BROKERS \
+                 (with a binary built with the `kafka` feature)"
+            ),
+        }
+    }
     let listen = args
         .listen
         .or(config.listen)

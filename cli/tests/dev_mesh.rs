@@ -4,88 +4,14 @@
 //! with its customer and its items' products. Once on embedded defaults
 //! (SQLite, in-memory caches), once on PostgreSQL and Redis.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// A running `dictamesh dev`, stopped (SIGTERM) when dropped.
-struct Dev {
-    child: Child,
-    router: String,
-    _data: tempfile::TempDir,
-}
+mod support;
 
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
-        let _ = self.child.wait();
-    }
-}
-
-fn supergraph_yaml(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("supergraph.yaml");
-    let subgraph = |name: &str| {
-        format!(
-            "  {name}:\n    routing_url: http://127.0.0.1:0/graphql\n    schema:\n      subgraph_url: http://127.0.0.1:0/graphql\n"
-        )
-    };
-    let yaml = format!(
-        "federation_version: =2.3.2\nsubgraphs:\n{}{}{}",
-        subgraph("customers"),
-        subgraph("products"),
-        subgraph("invoices")
-    );
-    std::fs::write(&path, yaml).unwrap();
-    path
-}
-
-fn start(extra: &[&str]) -> Dev {
-    let data = tempfile::tempdir().unwrap();
-    let yaml = supergraph_yaml(data.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dictamesh"))
-        .args(["dev", "--listen", "127.0.0.1:0", "--no-demo-data", "--supergraph"])
-        .arg(&yaml)
-        .arg("--data-dir")
-        .arg(data.path().join("data"))
-        .args(extra)
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the dictamesh binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.trim().strip_prefix("router (GraphiQL)") {
-                let _ = sender.send(url.trim().to_string());
-            }
-        }
-    });
-    let router = receiver
-        .recv_timeout(Duration::from_secs(60))
-        .expect("dictamesh dev prints the router's URL");
-    Dev {
-        child,
-        router,
-        _data: data,
-    }
-}
-
-fn graphql(dev: &Dev, query: &str) -> Value {
-    let response: Value = reqwest::blocking::Client::new()
-        .post(format!("{}graphql", dev.router))
-        .json(&json!({ "query": query }))
-        .send()
-        .expect("the router answers")
-        .json()
-        .expect("a JSON response");
-    assert_eq!(response.get("errors"), None, "{query}\n{response}");
-    response["data"].clone()
-}
+use support::{Dev, graphql, start, supergraph_yaml};
 
 fn federated_query_execution(dev: &Dev) {
     let customer = graphql(

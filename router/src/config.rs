@@ -8,6 +8,7 @@
 //! limits: { max_depth: 20, max_aliases: 30, max_root_fields: 20, max_tokens: 15000 }
 //! http: { max_body_bytes: 2000000, batching: true, csrf_prevention: true, console: true }
 //! apq: { enabled: true, cache_size: 1000 }
+//! subscriptions: { enabled: false }   # Subscription.entityChanged over WebSocket and multipart HTTP
 //! traffic_shaping:
 //!   http2: false
 //!   deduplicate_queries: true
@@ -92,6 +93,9 @@ pub struct RouterConfig {
     /// Automatic persisted queries.
     #[serde(default)]
     pub apq: ApqConfig,
+    /// `Subscription.entityChanged`.
+    #[serde(default)]
+    pub subscriptions: SubscriptionsConfig,
     /// Subgraph timeouts, URL overrides and protocol.
     #[serde(default)]
     pub traffic_shaping: TrafficShaping,
@@ -162,6 +166,15 @@ impl Default for ApqConfig {
             cache_size: 1000,
         }
     }
+}
+
+/// `Subscription.entityChanged` (streamed from the event log the router is
+/// given; `dictamesh dev` gives it the embedded one).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubscriptionsConfig {
+    /// Whether the API schema offers `entityChanged`.
+    pub enabled: bool,
 }
 
 /// Subgraph traffic settings.

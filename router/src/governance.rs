@@ -133,6 +133,24 @@ impl Governance {
         })
     }
 
+    /// Authorizes an operation that cannot be filtered (a subscription): anything
+    /// denied refuses it (403), unless in a dry run.
+    pub fn authorize_whole(
+        &self,
+        document: &ExecutableDocument,
+        operation: &executable::Operation,
+        caller: &Caller,
+    ) -> Result<(), RequestError> {
+        let decision = self.authorizer.decide(document, operation, caller);
+        if decision.allows_everything() || self.authorizer.options().dry_run {
+            return Ok(());
+        }
+        Err(RequestError {
+            errors: decision.errors(),
+            status: 403,
+        })
+    }
+
     /// Adds the authorization errors where the configuration wants them.
     pub fn report(&self, authorization: &Authorization, response: &mut GraphQLResponse) {
         if authorization.decision.allows_everything() {

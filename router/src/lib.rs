@@ -15,4 +15,5 @@ pub mod pipeline;
 pub mod plan;
 pub mod request;
 pub mod server;
+pub mod subscriptions;
 pub mod supergraph;

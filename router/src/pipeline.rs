@@ -6,7 +6,10 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use apollo_compiler::Schema;
 use apollo_compiler::ast::OperationType;
+use apollo_compiler::validation::Valid;
+use dictamesh::events::feed::ChangeFeed;
 use serde_json::Map;
 use serde_json::Value;
 
@@ -22,7 +25,10 @@ use crate::request::ApqCache;
 use crate::request::DocumentCache;
 use crate::request::GraphQLRequest;
 use crate::request::OperationLimits;
+use crate::request::ParsedDocument;
 use crate::request::RequestError;
+use crate::subscriptions::EntityChangeSubscriptions;
+use crate::subscriptions::EventStream;
 use crate::supergraph::Supergraph;
 
 /// What the pipeline allows and how it plans.
@@ -41,6 +47,8 @@ pub struct PipelineOptions {
     pub document_cache_size: usize,
     /// Automatic persisted queries: how many to remember (`None`: APQ off).
     pub apq_cache_size: Option<usize>,
+    /// Serve `Subscription.entityChanged` (the API schema gains it).
+    pub subscriptions: bool,
 }
 
 impl Default for PipelineOptions {
@@ -52,6 +60,7 @@ impl Default for PipelineOptions {
             plan_cache_size: 1024,
             document_cache_size: 1024,
             apq_cache_size: Some(1000),
+            subscriptions: false,
         }
     }
 }
@@ -68,6 +77,8 @@ pub enum RequestMethod {
 /// One supergraph's request pipeline.
 pub struct Pipeline {
     supergraph: Arc<Supergraph>,
+    api_schema: Valid<Schema>,
+    subscriptions: Option<Arc<EntityChangeSubscriptions>>,
     planner: QueryPlanner,
     executor: Executor,
     documents: DocumentCache,
@@ -97,7 +108,20 @@ impl Pipeline {
                 Some((label, percent))
             })
             .collect();
+        let subscriptions = options
+            .subscriptions
+            .then(|| EntityChangeSubscriptions::new(&supergraph, client.clone(), settings.clone()))
+            .and_then(|built| {
+                built
+                    .map_err(|reason| tracing::warn!(%reason, "entityChanged subscriptions are off"))
+                    .ok()
+            })
+            .map(Arc::new);
         Pipeline {
+            api_schema: subscriptions
+                .as_ref()
+                .map_or_else(|| supergraph.api_schema.clone(), |s| s.api_schema().clone()),
+            subscriptions,
             planner: QueryPlanner::new(supergraph.clone(), options.plan_cache_size),
             executor: Executor::new(supergraph.clone(), client, settings),
             documents: DocumentCache::new(options.document_cache_size),
@@ -166,35 +190,7 @@ impl Pipeline {
         expose_plan: bool,
         caller: &dictamesh_governance::Caller,
     ) -> Result<GraphQLResponse, RequestError> {
-        let resolved;
-        let request = match &self.apq {
-            Some(apq) if request.extensions.contains_key("persistedQuery") => {
-                let mut with_query = request.clone();
-                apq.resolve(&mut with_query)?;
-                resolved = with_query;
-                &resolved
-            }
-            _ => request,
-        };
-        let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
-            return Err(RequestError::new(
-                400,
-                "Must provide query string.",
-                "MISSING_QUERY_STRING",
-            ));
-        };
-        let parsed = match self.documents.get(query) {
-            Some(parsed) => parsed,
-            None => {
-                let parsed = crate::request::parse_document(
-                    &self.supergraph.api_schema,
-                    Arc::from(query),
-                    &self.options.limits,
-                )?;
-                self.documents.insert(parsed.query.clone(), parsed.clone());
-                parsed
-            }
-        };
+        let parsed = self.document(request)?;
         let document = &parsed.document;
         let operation = crate::request::select_operation(document, request.operation_name.as_deref())?;
         if method == RequestMethod::Get && !crate::request::allowed_over_get(operation.operation_type) {
@@ -210,13 +206,13 @@ impl Pipeline {
         if operation.operation_type == OperationType::Subscription {
             return Err(RequestError::new(
                 400,
-                "Subscriptions are not supported yet.",
-                "SUBSCRIPTION_NOT_SUPPORTED",
+                "Subscriptions need a streaming transport: graphql-transport-ws over WebSocket, or \
+                 multipart HTTP (POST with Accept: multipart/mixed;subscriptionSpec=\"1.0\").",
+                "SUBSCRIPTION_TRANSPORT_REQUIRED",
             ));
         }
         crate::request::limits::check(&self.options.limits, document, operation)?;
-        let coerced =
-            crate::request::coerce_variables(&self.supergraph.api_schema, operation, &request.variables)?;
+        let coerced = crate::request::coerce_variables(&self.api_schema, operation, &request.variables)?;
         let variables = crate::request::variables_to_json(&coerced);
         let introspection = self.introspect(document, operation, &coerced)?;
         let authorization = self.governance.authorize(document, operation, caller)?;
@@ -276,6 +272,87 @@ impl Pipeline {
         Ok(response)
     }
 
+    /// The request's document, parsed and validated (from the cache when seen
+    /// before; automatic persisted queries resolved).
+    fn document(&self, request: &GraphQLRequest) -> Result<Arc<ParsedDocument>, RequestError> {
+        let resolved;
+        let request = match &self.apq {
+            Some(apq) if request.extensions.contains_key("persistedQuery") => {
+                let mut with_query = request.clone();
+                apq.resolve(&mut with_query)?;
+                resolved = with_query;
+                &resolved
+            }
+            _ => request,
+        };
+        let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
+            return Err(RequestError::new(
+                400,
+                "Must provide query string.",
+                "MISSING_QUERY_STRING",
+            ));
+        };
+        if let Some(parsed) = self.documents.get(query) {
+            return Ok(parsed);
+        }
+        let parsed =
+            crate::request::parse_document(&self.api_schema, Arc::from(query), &self.options.limits)?;
+        self.documents.insert(parsed.query.clone(), parsed.clone());
+        Ok(parsed)
+    }
+
+    /// Starts a subscription for an anonymous caller: the stream of its payloads, or
+    /// `None` when the request is a query or mutation (run it with
+    /// [`Pipeline::execute`]).
+    pub async fn subscribe(
+        &self,
+        request: &GraphQLRequest,
+        feed: Option<Arc<dyn ChangeFeed>>,
+    ) -> Result<Option<EventStream>, RequestError> {
+        self.subscribe_as(request, feed, &dictamesh_governance::Caller::anonymous())
+            .await
+    }
+
+    /// Starts a subscription for `caller`; a subscription selecting anything the
+    /// caller may not select is refused (403).
+    pub async fn subscribe_as(
+        &self,
+        request: &GraphQLRequest,
+        feed: Option<Arc<dyn ChangeFeed>>,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<Option<EventStream>, RequestError> {
+        let parsed = self.document(request)?;
+        let document = &parsed.document;
+        let operation = crate::request::select_operation(document, request.operation_name.as_deref())?;
+        if operation.operation_type != OperationType::Subscription {
+            return Ok(None);
+        }
+        let (Some(subscriptions), Some(feed)) = (&self.subscriptions, feed) else {
+            return Err(RequestError::new(
+                503,
+                "This router has no change log to stream subscriptions from.",
+                "SUBSCRIPTIONS_UNAVAILABLE",
+            ));
+        };
+        crate::request::limits::check(&self.options.limits, document, operation)?;
+        self.governance.authorize_whole(document, operation, caller)?;
+        let coerced = crate::request::coerce_variables(&self.api_schema, operation, &request.variables)?;
+        let variables = crate::request::variables_to_json(&coerced);
+        let read = crate::subscriptions::request::read_request(
+            document,
+            operation,
+            &variables,
+            subscriptions.entities(),
+            &self.supergraph,
+        )
+        .map_err(|e| RequestError::new(400, e.0, "GRAPHQL_VALIDATION_FAILED"))?;
+        subscriptions
+            .subscribe(feed, read)
+            .await
+            .map(Some)
+            .map_err(|e| RequestError::new(400, e, "SUBSCRIPTION_FAILED"))
+    }
+
     /// Answers `__schema` and `__type` (when allowed).
     fn introspect(
         &self,
@@ -298,9 +375,9 @@ impl Pipeline {
         }
         apollo_compiler::introspection::check_max_depth(document, operation)
             .map_err(|e| RequestError::new(400, e.message().to_string(), "INTROSPECTION_TOO_DEEP"))?;
-        let implementers = self.supergraph.api_schema.implementers_map();
+        let implementers = self.api_schema.implementers_map();
         let response = apollo_compiler::introspection::partial_execute(
-            &self.supergraph.api_schema,
+            &self.api_schema,
             &implementers,
             document,
             operation,
@@ -326,11 +403,8 @@ impl Pipeline {
             ..GraphQLRequest::default()
         };
         let query = request.query.as_deref().unwrap_or_default();
-        let parsed = crate::request::parse_document(
-            &self.supergraph.api_schema,
-            Arc::from(query),
-            &self.options.limits,
-        )?;
+        let parsed =
+            crate::request::parse_document(&self.api_schema, Arc::from(query), &self.options.limits)?;
         let operation = crate::request::select_operation(&parsed.document, operation_name)?;
         let normalized =
             crate::plan::normalize_operation(&self.supergraph, &parsed.document, operation, &Map::new())

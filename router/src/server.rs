@@ -126,6 +126,7 @@ pub fn build_pipeline(
         plan_cache_size: config.plan_cache_size,
         document_cache_size: config.plan_cache_size,
         apq_cache_size: config.apq.enabled.then_some(config.apq.cache_size),
+        subscriptions: config.subscriptions.enabled,
     };
     let governance = crate::governance::Governance::new(
         &supergraph,
@@ -142,15 +143,19 @@ pub async fn start(source: &SupergraphSource, config: &RouterConfig) -> Result<A
     Ok(Arc::new(RouterState::new(pipeline, http_options(config))))
 }
 
-/// Serves the router on `listener` until `shutdown` completes, then lets requests in
-/// flight finish.
+/// Serves the router on `listener` until `shutdown` completes, then ends the
+/// subscription streams and lets requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<RouterState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::http::app(state))
-        .with_graceful_shutdown(shutdown)
+    let app = crate::http::app(state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            state.close_streams();
+        })
         .await
 }
 

@@ -251,3 +251,59 @@ async fn a_pattern_subscription_reads_every_matching_topic_even_new_ones() {
     }
     assert_eq!(mine(&handler), 2, "a topic created later is read too");
 }
+
+#[tokio::test]
+async fn a_positioned_reader_starts_at_the_end_and_resumes_from_a_cursor() {
+    use dictamesh::events::feed::{ChangeFeed, Cursor};
+    use dictamesh::events::kafka_feed::KafkaFeed;
+
+    let domain = format!("feed{}", uuid::Uuid::new_v4().simple());
+    let config = config();
+    let topic = format!("{domain}.test.entity_changed");
+    ensure_topics(&config, std::slice::from_ref(&topic))
+        .await
+        .unwrap();
+    let publisher = KafkaPublisher::new(&config, Encoder::json()).unwrap();
+    for id in 0..3 {
+        publisher.publish(&event(&domain, id)).await.unwrap();
+    }
+    let feed = KafkaFeed::new(&config).unwrap();
+    let end = feed.end(&topic).await.unwrap();
+    assert_eq!(end.positions().map(|(_, _, next)| next).sum::<i64>(), 3);
+
+    let mut all = Vec::new();
+    for _ in 0..10 {
+        all = feed
+            .read(&topic, &Cursor::default(), 10, Duration::from_secs(1))
+            .await
+            .unwrap();
+        if all.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(all.len(), 3, "a cursor from the start reads everything");
+
+    let waiting = {
+        let end = end.clone();
+        let topic = topic.clone();
+        tokio::spawn(async move { feed.read(&topic, &end, 10, Duration::from_secs(20)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    publisher.publish(&event(&domain, 3)).await.unwrap();
+    let news = waiting.await.unwrap().unwrap();
+    assert_eq!(news.len(), 1, "a reader at the end sees only what came after");
+    let decoded = Decoder::json()
+        .decode(&news[0].payload, news[0].header("content-type"))
+        .await
+        .unwrap();
+    assert_eq!(decoded.entity.id, "b3");
+
+    let mut cursor = Cursor::decode(&end.encode()).unwrap();
+    cursor.advance(&news[0]);
+    let feed = KafkaFeed::new(&config).unwrap();
+    let rest = feed
+        .read(&topic, &cursor, 10, Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert!(rest.is_empty(), "nothing after the last event seen");
+}

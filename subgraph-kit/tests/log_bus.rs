@@ -261,3 +261,54 @@ async fn a_subgraph_announces_its_entity_types_for_the_catalog() {
         ["id", "value"]
     );
 }
+
+#[tokio::test]
+async fn positioned_readers_start_at_the_end_or_resume_from_a_cursor_token() {
+    use dictamesh::events::bus::RawPublisher;
+    use dictamesh::events::feed::{ChangeFeed, Cursor};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bus = LogBus::open(&dir.path().join("events.db")).await.unwrap();
+    bus.publish(&event(0)).await.unwrap();
+    bus.send("counters.memory.entity_changed.dlq", None, b"poison", &[])
+        .await
+        .unwrap();
+    let end = bus.end("*.entity_changed").await.unwrap();
+    assert_eq!(end.next_offset("counters.memory.entity_changed", 0), 1);
+
+    let everything = bus
+        .read("*.entity_changed", &Cursor::default(), 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        everything.iter().map(|d| d.topic.as_str()).collect::<Vec<_>>(),
+        ["counters.memory.entity_changed"],
+        "the pattern matches by suffix: dead letters are not change events"
+    );
+
+    let waiting = {
+        let bus = bus.clone();
+        let end = end.clone();
+        tokio::spawn(async move {
+            bus.read("*.entity_changed", &end, 10, Duration::from_secs(10))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    bus.publish(&event(1)).await.unwrap();
+    bus.publish(&event(2)).await.unwrap();
+    let woken = waiting.await.unwrap().unwrap();
+    assert_eq!(
+        woken[0].offset, 1,
+        "a reader waiting at the end wakes up on append"
+    );
+
+    let mut cursor = end;
+    cursor.advance(&woken[0]);
+    let resumed = Cursor::decode(&cursor.encode()).unwrap();
+    let rest = bus
+        .read("*.entity_changed", &resumed, 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|d| d.offset).collect::<Vec<_>>(), [2]);
+}

@@ -1,11 +1,15 @@
 // Drives the DictaMesh router with an unchanged Apollo Client: a plain query,
 // automatic persisted queries (hash first, then registration, then hash only),
-// and query batching with BatchHttpLink. Usage: node client.mjs <router-url>
+// query batching with BatchHttpLink, and subscriptions over graphql-ws
+// (GraphQLWsLink) and multipart HTTP (HttpLink). Usage: node client.mjs <router-url>
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client/core/index.js';
 import { createPersistedQueryLink } from '@apollo/client/link/persisted-queries/index.js';
 import { BatchHttpLink } from '@apollo/client/link/batch-http/index.js';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions/index.js';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 
 const url = process.argv[2];
 assert.ok(url, 'usage: node client.mjs <router-url>');
@@ -78,4 +82,56 @@ await check('query batching (BatchHttpLink)', async () => {
   assert.ok(Array.isArray(sent[0]) && sent[0].length === 2, 'carrying both operations');
 });
 
+const CUSTOMER_CHANGES = gql`
+  subscription CustomerChanges {
+    entityChanged(type: "Customer") {
+      eventType
+      entityId
+      entity { ... on Customer { name invoices { invoiceNumber } } }
+    }
+  }
+`;
+
+// Subscribes with `link`, creates a customer named `name`, and waits for its change event.
+async function changeArrives(link, name) {
+  const subscriber = client(link);
+  const received = new Promise((resolve, reject) => {
+    const subscription = subscriber.subscribe({ query: CUSTOMER_CHANGES }).subscribe({
+      next: ({ data }) => {
+        if (data.entityChanged.entity?.name === name) {
+          subscription.unsubscribe();
+          resolve(data.entityChanged);
+        }
+      },
+      error: reject,
+    });
+    setTimeout(() => reject(new Error('no change event within 20 s')), 20000).unref();
+  });
+  // Let the subscription reach the router before the change happens.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const writer = client(new HttpLink({ uri: url }));
+  const { data } = await writer.mutate({
+    mutation: gql`mutation New($name: String!, $email: String!) { createCustomer(input: { name: $name, email: $email }) { id } }`,
+    variables: { name, email: `${name.toLowerCase().replace(/ /g, '.')}@example.com` },
+  });
+  const change = await received;
+  assert.equal(change.eventType, 'CREATED');
+  assert.equal(change.entityId, data.createCustomer.id);
+  assert.deepEqual(change.entity.invoices, [], 'resolved across subgraphs');
+}
+
+await check('a subscription over graphql-ws (GraphQLWsLink)', async () => {
+  const ws = createClient({ url: url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, lazy: true });
+  try {
+    await changeArrives(new GraphQLWsLink(ws), 'Ada Lovelace');
+  } finally {
+    await ws.dispose();
+  }
+});
+
+await check('a subscription over multipart HTTP (HttpLink)', async () => {
+  await changeArrives(new HttpLink({ uri: url }), 'Grace Hopper');
+});
+
 console.log(results.join('\n'));
+process.exit(process.exitCode ?? 0);

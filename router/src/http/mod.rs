@@ -12,8 +12,10 @@ use std::sync::RwLock;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
-use axum::extract::RawQuery;
+use axum::extract::FromRequestParts;
+use axum::extract::Request;
 use axum::extract::State;
+use axum::extract::WebSocketUpgrade;
 use axum::http::HeaderMap;
 use axum::http::HeaderValue;
 use axum::http::StatusCode;
@@ -21,6 +23,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::get;
+use futures::StreamExt;
 use futures::future::join_all;
 use serde_json::Map;
 use serde_json::Value;
@@ -33,6 +36,9 @@ use crate::pipeline::Pipeline;
 use crate::pipeline::RequestMethod;
 use crate::request::GraphQLRequest;
 use crate::request::RequestError;
+use crate::subscriptions::multipart;
+use crate::subscriptions::websocket;
+use dictamesh::events::feed::ChangeFeed;
 
 /// The media type of GraphQL responses (GraphQL over HTTP).
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
@@ -72,6 +78,8 @@ impl Default for HttpOptions {
 pub struct RouterState {
     pipeline: RwLock<Arc<Pipeline>>,
     options: RwLock<Arc<HttpOptions>>,
+    change_feed: std::sync::OnceLock<Arc<dyn ChangeFeed>>,
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl RouterState {
@@ -80,7 +88,34 @@ impl RouterState {
         RouterState {
             pipeline: RwLock::new(Arc::new(pipeline)),
             options: RwLock::new(Arc::new(options)),
+            change_feed: std::sync::OnceLock::new(),
+            closing: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Ends every subscription stream (the router is shutting down; graceful
+    /// shutdown waits for open responses, and a stream never ends by itself).
+    pub fn close_streams(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Completes once [`RouterState::close_streams`] is called.
+    pub fn streams_closed(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut closing = self.closing.subscribe();
+        async move {
+            let _ = closing.wait_for(|closed| *closed).await;
+        }
+    }
+
+    /// Streams `entityChanged` subscriptions from `feed` (the event log); the
+    /// first feed given stays.
+    pub fn set_change_feed(&self, feed: Arc<dyn ChangeFeed>) {
+        let _ = self.change_feed.set(feed);
+    }
+
+    /// The event log subscriptions stream from, if any.
+    pub fn change_feed(&self) -> Option<Arc<dyn ChangeFeed>> {
+        self.change_feed.get().cloned()
     }
 
     /// The pipeline new requests use.
@@ -122,8 +157,8 @@ impl RouterState {
 pub fn app(state: Arc<RouterState>) -> Router {
     let body_limit = state.options().max_body_bytes;
     Router::new()
-        .route("/", get(get_graphql).post(post_graphql))
-        .route("/graphql", get(get_graphql).post(post_graphql))
+        .route("/", get(get_graphql_or_websocket).post(post_graphql))
+        .route("/graphql", get(get_graphql_or_websocket).post(post_graphql))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .layer(DefaultBodyLimit::max(body_limit))
@@ -286,6 +321,18 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
             bytes_response(StatusCode::OK, media_type, body)
         }
         single => match serde_json::from_value::<GraphQLRequest>(single) {
+            Ok(request) if accepts_multipart_subscription(&headers) => {
+                match pipeline.subscribe_as(&request, state.change_feed(), caller).await {
+                    Ok(Some(events)) => {
+                        multipart::response(events.take_until(state.streams_closed()).boxed())
+                    }
+                    Ok(None) => respond(
+                        run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await,
+                        media_type,
+                    ),
+                    Err(error) => request_error_response(&error, media_type),
+                }
+            }
             Ok(request) => respond(
                 run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await,
                 media_type,
@@ -372,13 +419,34 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn get_graphql(
-    State(state): State<Arc<RouterState>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
+fn accepts_multipart_subscription(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(multipart::accepted)
+}
+
+/// `GET`: a WebSocket upgrade (graphql-transport-ws), the console, or a query.
+async fn get_graphql_or_websocket(State(state): State<Arc<RouterState>>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => upgrade
+                .protocols([websocket::PROTOCOL])
+                .on_upgrade(move |socket| websocket::serve(socket, state)),
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    get_graphql(&state, &parts.headers, parts.uri.query().unwrap_or_default()).await
+}
+
+async fn get_graphql(state: &RouterState, headers: &HeaderMap, raw: &str) -> Response {
     let options = state.options();
-    let raw = raw.unwrap_or_default();
     let accepts_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -386,18 +454,18 @@ async fn get_graphql(
     if options.console && accepts_html && !raw.contains("query=") {
         return console::page();
     }
-    let media_type = response_media_type(&headers);
+    let media_type = response_media_type(headers);
     if options.csrf_prevention
-        && let Err(error) = csrf::check(&headers)
+        && let Err(error) = csrf::check(headers)
     {
         return request_error_response(&error, media_type);
     }
-    let request = match request_from_query_string(&raw) {
+    let request = match request_from_query_string(raw) {
         Ok(request) => request,
         Err(error) => return request_error_response(&error, media_type),
     };
     let pipeline = state.pipeline();
-    let caller = match pipeline.authenticate(&headers) {
+    let caller = match pipeline.authenticate(headers) {
         Ok(caller) => caller,
         Err(error) => return request_error_response(&error, media_type),
     };
@@ -406,7 +474,7 @@ async fn get_graphql(
             &pipeline,
             &request,
             RequestMethod::Get,
-            wants_plan(&headers, &options),
+            wants_plan(headers, &options),
             &caller,
         )
         .await,

@@ -46,7 +46,8 @@ impl KafkaConfig {
         }
     }
 
-    fn client(&self) -> ClientConfig {
+    /// A client configuration with the brokers set.
+    pub(super) fn client(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
         config
@@ -269,25 +270,6 @@ impl KafkaSource {
         }
         Ok(())
     }
-
-    fn delivery(message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
-        let headers = message
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|header| (header.key.to_string(), header.value.unwrap_or_default().to_vec()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        Delivery {
-            topic: message.topic().to_string(),
-            partition: message.partition(),
-            offset: message.offset(),
-            key: message.key().map(<[u8]>::to_vec),
-            payload: message.payload().unwrap_or_default().to_vec(),
-            headers,
-        }
-    }
 }
 
 #[async_trait]
@@ -300,7 +282,7 @@ impl EventSource for KafkaSource {
         let mut deadline = wait;
         while out.len() < max {
             match tokio::time::timeout(deadline, self.consumer.recv()).await {
-                Ok(Ok(message)) => out.push(Self::delivery(&message)),
+                Ok(Ok(message)) => out.push(delivery(&message)),
                 // A subscribed topic that does not exist yet is not a failure:
                 // it is consumed once something is published to it.
                 Ok(Err(KafkaError::MessageConsumption(RDKafkaErrorCode::UnknownTopicOrPartition))) => break,
@@ -353,5 +335,25 @@ impl EventSource for KafkaSource {
             ));
         }
         Ok(lag)
+    }
+}
+
+/// A received message as a [`Delivery`].
+pub(super) fn delivery(message: &rdkafka::message::BorrowedMessage<'_>) -> Delivery {
+    let headers = message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|header| (header.key.to_string(), header.value.unwrap_or_default().to_vec()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Delivery {
+        topic: message.topic().to_string(),
+        partition: message.partition(),
+        offset: message.offset(),
+        key: message.key().map(<[u8]>::to_vec),
+        payload: message.payload().unwrap_or_default().to_vec(),
+        headers,
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::Notify;
 
 use super::bus::{BusError, Delivery, EventSource, RawPublisher, next_offsets};
 use super::codec::Encoder;
+use super::feed::{ChangeFeed, Cursor, topic_matches};
 use super::{ChangePublisher, EntityChangeEvent, PublishError};
 
 const SCHEMA: &[&str] = &[
@@ -35,6 +36,25 @@ const SCHEMA: &[&str] = &[
 
 fn bus_error(context: &str, error: impl std::fmt::Display) -> BusError {
     BusError(format!("{context}: {error}"))
+}
+
+/// Runs `read`; when it finds nothing, waits up to `wait` for an append (in
+/// this process; appends by other processes are seen at the next read) and
+/// runs it again.
+async fn read_or_wait<F, Fut>(appended: &Notify, wait: Duration, read: F) -> Result<Vec<Delivery>, BusError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Delivery>, BusError>>,
+{
+    let notified = appended.notified();
+    tokio::pin!(notified);
+    notified.as_mut().enable();
+    let found = read().await?;
+    if !found.is_empty() {
+        return Ok(found);
+    }
+    let _ = tokio::time::timeout(wait, notified).await;
+    read().await
 }
 
 /// The log: publishers append, sources read per consumer group.
@@ -107,6 +127,99 @@ impl LogBus {
         .map_err(|e| bus_error(&format!("append to {topic}"), e))?;
         Ok(())
     }
+
+    /// The topics a subscription names: itself, or every existing topic a
+    /// `*suffix` pattern matches.
+    async fn matching_topics(&self, pattern: &str) -> Result<Vec<String>, BusError> {
+        let Some(suffix) = pattern.strip_prefix('*') else {
+            return Ok(vec![pattern.to_string()]);
+        };
+        let rows = sqlx::query("SELECT DISTINCT topic FROM bus_messages WHERE topic LIKE ?1 ORDER BY topic")
+            .bind(format!("%{suffix}"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| bus_error("list topics", e))?;
+        let mut topics = Vec::with_capacity(rows.len());
+        for row in rows {
+            let topic: String = row.try_get("topic").map_err(|e| bus_error("topic", e))?;
+            // LIKE treats `_` as a wildcard: keep exact suffix matches only.
+            if topic_matches(pattern, &topic) {
+                topics.push(topic);
+            }
+        }
+        Ok(topics)
+    }
+
+    /// Up to `max` messages of a topic from offset `from` on.
+    async fn read_topic(&self, topic: &str, from: i64, max: usize) -> Result<Vec<Delivery>, BusError> {
+        let rows = sqlx::query(
+            "SELECT offset, key, payload, headers FROM bus_messages
+             WHERE topic = ?1 AND offset >= ?2 ORDER BY offset LIMIT ?3",
+        )
+        .bind(topic)
+        .bind(from)
+        .bind(max as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| bus_error(&format!("read {topic}"), e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let headers: String = row.try_get("headers").map_err(|e| bus_error("headers", e))?;
+            let headers: Vec<(String, String)> =
+                serde_json::from_str(&headers).map_err(|e| bus_error("headers", e))?;
+            out.push(Delivery {
+                topic: topic.to_string(),
+                partition: 0,
+                offset: row.try_get("offset").map_err(|e| bus_error("offset", e))?,
+                key: row.try_get("key").map_err(|e| bus_error("key", e))?,
+                payload: row.try_get("payload").map_err(|e| bus_error("payload", e))?,
+                headers: headers.into_iter().map(|(n, v)| (n, v.into_bytes())).collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Messages of the topics matching `pattern` from `from` on.
+    async fn read_from(&self, pattern: &str, from: &Cursor, max: usize) -> Result<Vec<Delivery>, BusError> {
+        let mut out = Vec::new();
+        for topic in self.matching_topics(pattern).await? {
+            if out.len() >= max {
+                break;
+            }
+            let found = self
+                .read_topic(&topic, from.next_offset(&topic, 0), max - out.len())
+                .await?;
+            out.extend(found);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl ChangeFeed for LogBus {
+    async fn end(&self, pattern: &str) -> Result<Cursor, BusError> {
+        let mut cursor = Cursor::default();
+        for topic in self.matching_topics(pattern).await? {
+            let next: i64 =
+                sqlx::query_scalar("SELECT COALESCE(MAX(offset) + 1, 0) FROM bus_messages WHERE topic = ?1")
+                    .bind(&topic)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| bus_error(&format!("end of {topic}"), e))?;
+            cursor.set(&topic, 0, next);
+        }
+        Ok(cursor)
+    }
+
+    async fn read(
+        &self,
+        pattern: &str,
+        from: &Cursor,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Delivery>, BusError> {
+        read_or_wait(&self.appended, wait, || self.read_from(pattern, from, max)).await
+    }
 }
 
 #[async_trait]
@@ -165,21 +278,7 @@ impl LogSource {
     async fn topics(&self) -> Result<Vec<String>, BusError> {
         let mut topics = Vec::new();
         for topic in &self.topics {
-            match topic.strip_prefix('*') {
-                Some(suffix) => {
-                    let rows = sqlx::query(
-                        "SELECT DISTINCT topic FROM bus_messages WHERE topic LIKE ?1 ORDER BY topic",
-                    )
-                    .bind(format!("%{suffix}"))
-                    .fetch_all(&self.bus.pool)
-                    .await
-                    .map_err(|e| bus_error("list topics", e))?;
-                    for row in rows {
-                        topics.push(row.try_get("topic").map_err(|e| bus_error("topic", e))?);
-                    }
-                }
-                None => topics.push(topic.clone()),
-            }
+            topics.extend(self.bus.matching_topics(topic).await?);
         }
         topics.sort();
         topics.dedup();
@@ -192,31 +291,15 @@ impl LogSource {
             if out.len() >= max {
                 break;
             }
-            let rows = sqlx::query(
-                "SELECT m.offset, m.key, m.payload, m.headers FROM bus_messages m
-                 WHERE m.topic = ?1 AND m.offset >= COALESCE(
-                     (SELECT next_offset FROM bus_offsets WHERE group_id = ?2 AND topic = ?1), 0)
-                 ORDER BY m.offset LIMIT ?3",
+            let from: i64 = sqlx::query_scalar(
+                "SELECT COALESCE((SELECT next_offset FROM bus_offsets WHERE group_id = ?1 AND topic = ?2), 0)",
             )
-            .bind(topic)
             .bind(&self.group)
-            .bind((max - out.len()) as i64)
-            .fetch_all(&self.bus.pool)
+            .bind(topic)
+            .fetch_one(&self.bus.pool)
             .await
-            .map_err(|e| bus_error(&format!("read {topic}"), e))?;
-            for row in rows {
-                let headers: String = row.try_get("headers").map_err(|e| bus_error("headers", e))?;
-                let headers: Vec<(String, String)> =
-                    serde_json::from_str(&headers).map_err(|e| bus_error("headers", e))?;
-                out.push(Delivery {
-                    topic: topic.clone(),
-                    partition: 0,
-                    offset: row.try_get("offset").map_err(|e| bus_error("offset", e))?,
-                    key: row.try_get("key").map_err(|e| bus_error("key", e))?,
-                    payload: row.try_get("payload").map_err(|e| bus_error("payload", e))?,
-                    headers: headers.into_iter().map(|(n, v)| (n, v.into_bytes())).collect(),
-                });
-            }
+            .map_err(|e| bus_error("committed offset", e))?;
+            out.extend(self.bus.read_topic(topic, from, max - out.len()).await?);
         }
         Ok(out)
     }
@@ -226,17 +309,7 @@ impl LogSource {
 impl EventSource for LogSource {
     async fn poll(&mut self, max: usize, wait: Duration) -> Result<Vec<Delivery>, BusError> {
         let appended = self.bus.appended.clone();
-        let notified = appended.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let found = self.read(max).await?;
-        if !found.is_empty() {
-            return Ok(found);
-        }
-        // Woken by appends in this process; other processes are seen at the
-        // next poll.
-        let _ = tokio::time::timeout(wait, notified).await;
-        self.read(max).await
+        read_or_wait(&appended, wait, || self.read(max)).await
     }
 
     async fn commit(&mut self, processed: &[Delivery]) -> Result<(), BusError> {

@@ -6,9 +6,12 @@
 
 pub mod bus;
 pub mod codec;
+pub mod feed;
 mod invalidation;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+#[cfg(feature = "kafka")]
+pub mod kafka_feed;
 #[cfg(feature = "sqlite-bus")]
 pub mod log_bus;
 pub mod registration;
