@@ -50,7 +50,12 @@ fn caller(scope: &str) -> Caller {
 
 fn authorization(c: &mut Criterion) {
     let (schema, query) = schema_and_operation();
-    let authorizer = Authorizer::new(&schema, &DirectivesConfig::default(), PolicyEngine::default());
+    let authorizer = Authorizer::new(
+        &schema,
+        &DirectivesConfig::default(),
+        None,
+        PolicyEngine::default(),
+    );
     let valid = Schema::parse_and_validate(schema.to_string(), "bench.graphql").expect("schema");
     let document = ExecutableDocument::parse_and_validate(&valid, &query, "q.graphql").expect("operation");
     let operation = document.operations.get(None).expect("operation");

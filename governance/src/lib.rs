@@ -7,6 +7,7 @@
 //!   `@requiresScopes`, `@policy`) read from the supergraph; unauthorized selections
 //!   are removed from an operation before it is planned.
 //! - [`policy`]: `@policy` evaluated in-process (Rego, with the `rego` feature).
+//! - [`audit`]: reads of `@pii` fields recorded, one record per request.
 //!
 //! ```
 //! use apollo_compiler::{ExecutableDocument, Schema};
@@ -19,7 +20,7 @@
 //!      type Query { me: String @authenticated, hello: String }",
 //!     "schema.graphql",
 //! ).unwrap();
-//! let authorizer = Authorizer::new(&schema, &DirectivesConfig::default(), PolicyEngine::default());
+//! let authorizer = Authorizer::new(&schema, &DirectivesConfig::default(), None, PolicyEngine::default());
 //! let document = ExecutableDocument::parse_and_validate(&schema, "{ me hello }", "q.graphql").unwrap();
 //! let operation = document.operations.get(None).unwrap();
 //! let decision = authorizer.decide(&document, operation, &Caller::anonymous());
@@ -27,6 +28,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod authn;
 pub mod authz;
 mod caller;

@@ -2,10 +2,12 @@
 //! authenticated from the request headers, then the selections it may not make are
 //! removed from its operation before planning — or the request is refused, with
 //! `reject_unauthorized` — and reported as `UNAUTHORIZED_FIELD_OR_TYPE` errors.
+//! Reads of `@pii` fields are audited.
 
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable;
 use dictamesh_governance::Caller;
+use dictamesh_governance::audit::PiiAuditLog;
 use dictamesh_governance::authn::AuthenticationConfig;
 use dictamesh_governance::authn::Authenticator;
 use dictamesh_governance::authn::JwksError;
@@ -30,6 +32,14 @@ pub enum GovernanceError {
     /// The policy files cannot be loaded.
     #[error("authorization: {0}")]
     Policy(#[from] PolicyError),
+    /// The PII audit file cannot be opened.
+    #[error("authorization.pii.audit_file {path}: {source}")]
+    Audit {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// What the router enforces: who the caller is and what it may select.
@@ -38,6 +48,7 @@ pub struct Governance {
     authenticator: Option<Authenticator>,
     authorizer: Authorizer,
     require_authentication: bool,
+    audit: PiiAuditLog,
 }
 
 /// The authorization outcome of one request.
@@ -61,10 +72,23 @@ impl Governance {
             .map(|config| Authenticator::new(&config.jwt))
             .transpose()?;
         let policies = PolicyEngine::load(&authorization.policies)?;
+        let audit = match &authorization.pii.audit_file {
+            Some(path) => PiiAuditLog::open(path).map_err(|source| GovernanceError::Audit {
+                path: path.display().to_string(),
+                source,
+            })?,
+            None => PiiAuditLog::log_only(),
+        };
         Ok(Governance {
             authenticator,
-            authorizer: Authorizer::new(&supergraph.api_schema, &authorization.directives, policies),
+            authorizer: Authorizer::new(
+                &supergraph.api_schema,
+                &authorization.directives,
+                authorization.pii.scope.as_deref(),
+                policies,
+            ),
             require_authentication: authorization.require_authentication,
+            audit,
         })
     }
 
@@ -76,9 +100,11 @@ impl Governance {
             authorizer: Authorizer::new(
                 &supergraph.api_schema,
                 &Default::default(),
+                None,
                 PolicyEngine::default(),
             ),
             require_authentication: false,
+            audit: PiiAuditLog::log_only(),
         }
     }
 
@@ -151,8 +177,17 @@ impl Governance {
         })
     }
 
-    /// Adds the authorization errors where the configuration wants them.
-    pub fn report(&self, authorization: &Authorization, response: &mut GraphQLResponse) {
+    /// Audits the `@pii` reads of `caller`'s operation and adds the authorization
+    /// errors where the configuration wants them.
+    pub fn report(
+        &self,
+        authorization: &Authorization,
+        caller: &Caller,
+        operation: Option<&str>,
+        response: &mut GraphQLResponse,
+    ) {
+        self.audit
+            .record(caller, operation, &authorization.decision.pii_reads);
         if authorization.decision.allows_everything() {
             return;
         }

@@ -263,7 +263,8 @@ impl Pipeline {
             .executor
             .execute(&prepared.plan, &prepared.operation, &variables, introspection)
             .await;
-        self.governance.report(&authorization, &mut response);
+        self.governance
+            .report(&authorization, caller, operation.name.as_deref(), &mut response);
         if expose_plan {
             response
                 .extensions

@@ -30,6 +30,19 @@ pub struct Decision {
     pub(crate) denied_fields: HashSet<(Name, Name)>,
     /// Denied type conditions.
     pub(crate) denied_types: HashSet<Name>,
+    /// The `@pii` fields the caller reads (allowed ones), in operation order.
+    pub pii_reads: Vec<PiiRead>,
+}
+
+/// One `@pii` field an operation reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiiRead {
+    /// The field's parent type.
+    pub type_name: String,
+    /// The field.
+    pub field: String,
+    /// Its response path (`@` for list positions).
+    pub path: Vec<String>,
 }
 
 impl Decision {
@@ -83,15 +96,23 @@ impl DecisionWalk<'_> {
                 executable::Selection::Field(field) => {
                     let requirement = restricted.and_then(|fields| fields.get(&field.name));
                     path.push(field.response_key().to_string());
-                    if let Some(requirement) = requirement
-                        && !self.allows(
+                    let allowed = requirement.is_none_or(|requirement| {
+                        self.allows(
                             requirement,
                             &set.ty,
                             Some((&field.name, field.definition.ty.inner_named_type())),
                         )
-                    {
+                    });
+                    if !allowed {
                         self.deny_field(&set.ty, &field.name, path);
-                    } else if !field.selection_set.selections.is_empty() {
+                    } else if requirement.is_some_and(|r| r.pii) {
+                        self.decision.pii_reads.push(PiiRead {
+                            type_name: set.ty.to_string(),
+                            field: field.name.to_string(),
+                            path: path.clone(),
+                        });
+                    }
+                    if allowed && !field.selection_set.selections.is_empty() {
                         let lists = list_depth(&field.definition.ty);
                         path.extend(std::iter::repeat_n("@".to_string(), lists));
                         self.walk(&field.selection_set, path);

@@ -15,6 +15,7 @@ use apollo_compiler::executable;
 use serde::Deserialize;
 
 pub use self::decision::Decision;
+pub use self::decision::PiiRead;
 pub use self::decision::UNAUTHORIZED_CODE;
 pub use self::filter::filter_document;
 pub use self::rules::AccessRules;
@@ -37,6 +38,22 @@ pub struct AuthorizationConfig {
     /// The `@policy` policies.
     #[serde(default)]
     pub policies: PolicyConfig,
+    /// Personal data (`@pii` fields).
+    #[serde(default)]
+    pub pii: PiiConfig,
+}
+
+/// `authorization.pii`: who reads `@pii` fields, and the audit of those reads.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PiiConfig {
+    /// The scope a caller needs to read `@pii` fields; others get `null` and an
+    /// `UNAUTHORIZED_FIELD_OR_TYPE` error (none: anyone reads them).
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// A file that gets one JSON line per request reading `@pii` fields.
+    #[serde(default)]
+    pub audit_file: Option<std::path::PathBuf>,
 }
 
 /// `authorization.directives`.
@@ -106,9 +123,15 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// Reads the schema's directives; `policies` evaluates `@policy`.
-    pub fn new(schema: &Schema, config: &DirectivesConfig, policies: PolicyEngine) -> Authorizer {
-        let rules = AccessRules::from_schema(schema);
+    /// Reads the schema's directives (and `@pii` marks, requiring `pii_scope` when
+    /// set); `policies` evaluates `@policy`.
+    pub fn new(
+        schema: &Schema,
+        config: &DirectivesConfig,
+        pii_scope: Option<&str>,
+        policies: PolicyEngine,
+    ) -> Authorizer {
+        let rules = AccessRules::from_schema(schema, pii_scope);
         let names = rules.policy_names();
         if !names.is_empty() && !policies.is_loaded() && config.enabled {
             tracing::warn!(
@@ -174,7 +197,12 @@ type User { id: ID! name: String email: String @authenticated salary: Int @requi
 
     fn decide(query: &str, caller: &Caller) -> (Decision, ExecutableDocument) {
         let schema = Schema::parse_and_validate(SCHEMA, "s.graphql").expect("schema");
-        let authorizer = Authorizer::new(&schema, &DirectivesConfig::default(), PolicyEngine::default());
+        let authorizer = Authorizer::new(
+            &schema,
+            &DirectivesConfig::default(),
+            None,
+            PolicyEngine::default(),
+        );
         let document = ExecutableDocument::parse_and_validate(&schema, query, "q.graphql").expect("query");
         let operation = document.operations.get(None).expect("operation");
         let decision = authorizer.decide(&document, operation, caller);
@@ -245,7 +273,12 @@ type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
 
     fn decide_on(schema: &str, query: &str, caller: &Caller) -> Decision {
         let schema = Schema::parse_and_validate(schema, "s.graphql").expect("schema");
-        let authorizer = Authorizer::new(&schema, &DirectivesConfig::default(), PolicyEngine::default());
+        let authorizer = Authorizer::new(
+            &schema,
+            &DirectivesConfig::default(),
+            None,
+            PolicyEngine::default(),
+        );
         let document = ExecutableDocument::parse_and_validate(&schema, query, "q.graphql").expect("query");
         let operation = document.operations.get(None).expect("operation");
         authorizer.decide(&document, operation, caller)
@@ -300,6 +333,7 @@ type Query { results: [Result] }
         let authorizer = Authorizer::new(
             &schema_parsed,
             &DirectivesConfig::default(),
+            None,
             PolicyEngine::default(),
         );
         let document =

@@ -4,7 +4,9 @@
 //! Selecting a field requires what the field's own directives require, what its
 //! return type requires (an interface also what each of its implementations
 //! requires), and, on an interface, what each implementation's field requires.
-//! A type condition (`... on T`) requires what `T` requires.
+//! A type condition (`... on T`) requires what `T` requires. A field marked `@pii`
+//! (by the kit's `#[dictamesh(pii)]`) is recorded as personal data and, when a PII
+//! scope is configured, requires that scope.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,12 +31,14 @@ pub struct Requirement {
     pub scopes: Vec<Alternatives>,
     /// `@policy(policies:)` arguments.
     pub policies: Vec<Alternatives>,
+    /// The field holds personal data (`@pii`): reading it is audited.
+    pub pii: bool,
 }
 
 impl Requirement {
     /// Whether nothing is required.
     pub fn is_empty(&self) -> bool {
-        !self.authenticated && self.scopes.is_empty() && self.policies.is_empty()
+        !self.authenticated && self.scopes.is_empty() && self.policies.is_empty() && !self.pii
     }
 
     fn from_directives(directives: &DirectiveList) -> Requirement {
@@ -64,6 +68,7 @@ impl Requirement {
 
     fn and(&mut self, other: &Requirement) {
         self.authenticated |= other.authenticated;
+        self.pii |= other.pii;
         for scopes in &other.scopes {
             if !self.scopes.contains(scopes) {
                 self.scopes.push(scopes.clone());
@@ -106,8 +111,18 @@ pub struct AccessRules {
 
 impl AccessRules {
     /// Reads the authorization directives of a schema (the supergraph or its API
-    /// schema).
-    pub fn from_schema(schema: &Schema) -> AccessRules {
+    /// schema); `pii_scope`, when set, is required to read `@pii` fields.
+    pub fn from_schema(schema: &Schema, pii_scope: Option<&str>) -> AccessRules {
+        let field_requirement = |directives: &ast::DirectiveList| {
+            let mut requirement = Requirement::from_ast(directives);
+            if directives.iter().any(|d| d.name == "pii") {
+                requirement.pii = true;
+                if let Some(scope) = pii_scope {
+                    requirement.scopes.push(vec![vec![scope.to_string()]]);
+                }
+            }
+            requirement
+        };
         let own_type = |name: &str| {
             schema
                 .types
@@ -149,12 +164,12 @@ impl AccessRules {
                 _ => continue,
             };
             for (field_name, field) in fields {
-                let mut requirement = Requirement::from_ast(&field.directives);
+                let mut requirement = field_requirement(&field.directives);
                 requirement.and(&effective_type(field.ty.inner_named_type()));
                 if let ExtendedType::Interface(_) = ty {
                     for object in implementers.get(name).into_iter().flatten() {
                         if let Ok(implementation) = schema.type_field(object, field_name) {
-                            requirement.and(&Requirement::from_ast(&implementation.directives));
+                            requirement.and(&field_requirement(&implementation.directives));
                         }
                     }
                 }
@@ -223,7 +238,7 @@ scalar Secret @policy(policies: [["vault.read"]])
     #[test]
     fn field_requirements_include_the_return_type_and_interface_implementations() {
         let schema = Schema::parse_and_validate(SCHEMA, "s.graphql").expect("valid schema");
-        let rules = AccessRules::from_schema(&schema);
+        let rules = AccessRules::from_schema(&schema, None);
         let email = rules.field("User", "email").expect("email is restricted");
         assert_eq!(
             email.scopes,

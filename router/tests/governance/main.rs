@@ -6,3 +6,4 @@ mod authentication;
 mod directives;
 mod mesh;
 mod options;
+mod pii;

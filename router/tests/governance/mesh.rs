@@ -31,6 +31,9 @@ pub struct User {
     pub salary: Option<i32>,
     #[dictamesh(policy = [["authz.pii"]])]
     pub ssn: Option<String>,
+    /// Personal data: masked without the PII scope, its reads audited.
+    #[dictamesh(pii)]
+    pub phone: Option<String>,
 }
 
 /// `billing`'s view of a user.
@@ -211,6 +214,7 @@ pub async fn start_with(yaml: &str) -> Mesh {
             email: "ada@example.com".into(),
             salary: Some(100),
             ssn: Some("123-45".into()),
+            phone: Some("+44 1".into()),
         },
         User {
             id: ID("u2".into()),
@@ -218,6 +222,7 @@ pub async fn start_with(yaml: &str) -> Mesh {
             email: "alan@example.com".into(),
             salary: Some(90),
             ssn: Some("678-90".into()),
+            phone: Some("+44 2".into()),
         },
     ];
     let billing = vec![
@@ -336,7 +341,7 @@ impl Who {
     pub fn header(self) -> Option<String> {
         match self {
             Who::Allowed => Some(token(
-                &claims("hr:read memo:read", "auditor", json!({})),
+                &claims("hr:read memo:read pii:read", "auditor", json!({})),
                 "rsa.pem",
             )),
             Who::Denied => Some(token(&claims("", "guest", json!({})), "rsa.pem")),
