@@ -213,3 +213,20 @@ async fn a_jwks_url_is_fetched_and_refreshed() {
         "the rotated-in RSA key was picked up by a refresh"
     );
 }
+
+#[tokio::test]
+async fn a_remembered_token_still_expires() {
+    let mut config = config(format!("file://{}", fixture("jwks.json").display()));
+    config.clock_skew = Duration::ZERO;
+    let authenticator = Authenticator::new(&config).expect("authenticator");
+    let mut claims = claims();
+    claims["exp"] = json!(now() + 1);
+    let header = bearer(&sign("rsa", "rsa-1", &claims));
+    assert!(authenticator.authenticate(Some(&header)).is_ok());
+    assert!(authenticator.authenticate(Some(&header)).is_ok(), "remembered");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        authenticator.authenticate(Some(&header)).expect_err("expired"),
+        AuthenticationError::Expired
+    );
+}

@@ -1,6 +1,7 @@
 //! Signing keys from JWKS documents (files or URLs), read at start and again every
 //! poll interval; a document that fails to load keeps its previous keys.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::RwLock;
 use std::sync::Weak;
@@ -14,6 +15,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::jwk::KeyAlgorithm;
 
 use super::JwksConfig;
+use crate::Caller;
 
 /// Why a JWKS document cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -52,15 +54,66 @@ pub(crate) struct VerifyingKey {
     pub(crate) key: DecodingKey,
 }
 
+/// Tokens verified recently, with the caller they made and their `exp`: a repeated
+/// token skips the signature check. Emptied whenever keys are read again (so a
+/// removed key stops its tokens within a poll interval) and when full.
+pub(crate) struct VerifiedTokens {
+    capacity: usize,
+    tokens: RwLock<HashMap<String, (Caller, u64)>>,
+}
+
+impl VerifiedTokens {
+    fn new(capacity: usize) -> Self {
+        VerifiedTokens {
+            capacity,
+            tokens: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The caller of `token` if it was verified and `exp` (plus `skew` seconds) has
+    /// not passed.
+    pub(crate) fn get(&self, token: &str, skew: u64) -> Option<Caller> {
+        let tokens = self.tokens.read().ok()?;
+        let (caller, expires) = tokens.get(token)?;
+        (now_seconds() <= expires.saturating_add(skew)).then(|| caller.clone())
+    }
+
+    /// Remembers a verified token that expires at `expires`.
+    pub(crate) fn insert(&self, token: &str, caller: &Caller, expires: u64) {
+        if let Ok(mut tokens) = self.tokens.write() {
+            if tokens.len() >= self.capacity {
+                tokens.clear();
+            }
+            tokens.insert(token.to_string(), (caller.clone(), expires));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut tokens) = self.tokens.write() {
+            tokens.clear();
+        }
+    }
+}
+
+fn now_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
 /// The keys of every configured document, each slot replaced as a whole on refresh.
 pub(crate) struct KeyStore {
     documents: Vec<RwLock<Arc<Vec<VerifyingKey>>>>,
+    /// Tokens verified with these keys.
+    pub(crate) verified: VerifiedTokens,
 }
 
 impl KeyStore {
     pub(crate) fn new(count: usize) -> Self {
         KeyStore {
             documents: (0..count).map(|_| RwLock::new(Arc::new(Vec::new()))).collect(),
+            verified: VerifiedTokens::new(10_000),
         }
     }
 
@@ -83,6 +136,7 @@ impl KeyStore {
                 Err(poisoned) => *poisoned.into_inner() = keys,
             }
         }
+        self.verified.clear();
     }
 
     /// Reads a file document now (a bad file stops the start); URL documents are

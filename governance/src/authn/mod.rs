@@ -66,7 +66,9 @@ pub enum AuthenticationError {
     MissingClaim(String),
 }
 
-/// Verifies bearer tokens; built from `authentication.jwt`.
+/// Verifies bearer tokens; built from `authentication.jwt`. A token verified once is
+/// remembered until its `exp` (or the next JWKS read), so repeated requests skip the
+/// signature check.
 pub struct Authenticator {
     config: JwtConfig,
     keys: Arc<KeyStore>,
@@ -115,6 +117,10 @@ impl Authenticator {
                 header: self.config.header_name.clone(),
                 prefix: self.config.header_value_prefix.clone(),
             })?;
+        let skew = self.config.clock_skew.as_secs();
+        if let Some(caller) = self.keys.verified.get(token, skew) {
+            return Ok(caller);
+        }
         let token_header =
             jsonwebtoken::decode_header(token).map_err(|e| AuthenticationError::Malformed(e.to_string()))?;
         let algorithm = token_header.alg;
@@ -136,7 +142,12 @@ impl Authenticator {
             });
             for key in candidates {
                 match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation) {
-                    Ok(data) => return Ok(Caller::authenticated(data.claims)),
+                    Ok(data) => {
+                        let expires = data.claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+                        let caller = Caller::authenticated(data.claims);
+                        self.keys.verified.insert(token, &caller, expires);
+                        return Ok(caller);
+                    }
                     Err(error) => {
                         let error = reason(error.kind());
                         // A signature failure may be another key's token: keep trying.
