@@ -112,23 +112,58 @@ impl Governance {
     /// authentication is required) is a 401 `UNAUTHENTICATED` that tells no detail,
     /// the reason going to the log.
     pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Caller, RequestError> {
-        let caller = match &self.authenticator {
-            None => Caller::anonymous(),
-            Some(authenticator) => {
-                let header = headers
-                    .get(authenticator.header_name())
-                    .map(|value| value.to_str().unwrap_or("\u{fffd}"));
-                authenticator.authenticate(header).map_err(|reason| {
-                    tracing::info!(%reason, "request refused: invalid token");
-                    unauthenticated()
-                })?
-            }
+        let caller = self.identify(headers)?;
+        self.require(&caller)?;
+        Ok(caller)
+    }
+
+    /// The caller a request's token header makes (anonymous without one); a bad
+    /// token is a 401.
+    pub fn identify(&self, headers: &http::HeaderMap) -> Result<Caller, RequestError> {
+        let Some(authenticator) = &self.authenticator else {
+            return Ok(Caller::anonymous());
         };
+        let header = headers
+            .get(authenticator.header_name())
+            .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+        self.verify(header)
+    }
+
+    /// The caller the connection parameters of a WebSocket (`connection_init`'s
+    /// payload) make, when they carry the token header (case-insensitive name).
+    pub fn identify_params(
+        &self,
+        params: &serde_json::Map<String, Value>,
+    ) -> Result<Option<Caller>, RequestError> {
+        let Some(authenticator) = &self.authenticator else {
+            return Ok(None);
+        };
+        let Some((_, value)) = params
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(authenticator.header_name()))
+        else {
+            return Ok(None);
+        };
+        self.verify(Some(value.as_str().unwrap_or("\u{fffd}"))).map(Some)
+    }
+
+    fn verify(&self, header: Option<&str>) -> Result<Caller, RequestError> {
+        let Some(authenticator) = &self.authenticator else {
+            return Ok(Caller::anonymous());
+        };
+        authenticator.authenticate(header).map_err(|reason| {
+            tracing::info!(%reason, "request refused: invalid token");
+            unauthenticated()
+        })
+    }
+
+    /// Refuses (401) an anonymous caller when authentication is required.
+    pub fn require(&self, caller: &Caller) -> Result<(), RequestError> {
         if self.require_authentication && !caller.is_authenticated() {
             tracing::info!("request refused: authentication is required");
             return Err(unauthenticated());
         }
-        Ok(caller)
+        Ok(())
     }
 
     /// Decides what `caller` may select; with `reject_unauthorized`, a denial refuses

@@ -140,12 +140,18 @@ impl Pipeline {
         self
     }
 
-    /// The caller of a request, from its headers (401 on a bad token).
+    /// The caller of a request, from its headers (401 on a bad token, or on none
+    /// when authentication is required).
     pub fn authenticate(
         &self,
         headers: &http::HeaderMap,
     ) -> Result<dictamesh_governance::Caller, RequestError> {
         self.governance.authenticate(headers)
+    }
+
+    /// Governance: who callers are and what they may select.
+    pub fn governance(&self) -> &Governance {
+        &self.governance
     }
 
     /// The supergraph served.

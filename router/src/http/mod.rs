@@ -435,10 +435,15 @@ async fn get_graphql_or_websocket(State(state): State<Arc<RouterState>>, request
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
+        // A token may also come in `connection_init`; a bad one here is refused now.
+        let caller = match state.pipeline().governance().identify(&parts.headers) {
+            Ok(caller) => caller,
+            Err(error) => return request_error_response(&error, "application/json"),
+        };
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(upgrade) => upgrade
                 .protocols([websocket::PROTOCOL])
-                .on_upgrade(move |socket| websocket::serve(socket, state)),
+                .on_upgrade(move |socket| websocket::serve(socket, state, caller)),
             Err(rejection) => rejection.into_response(),
         };
     }

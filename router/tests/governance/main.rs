@@ -7,3 +7,4 @@ mod directives;
 mod mesh;
 mod options;
 mod pii;
+mod websocket;
