@@ -191,8 +191,13 @@ pub struct Mesh {
 /// The router configuration for the mesh, with `authorization_directives` as the YAML
 /// flow mapping of `authorization.directives`.
 pub fn config_yaml(authorization_directives: &str) -> String {
-    let policy = std::env::temp_dir().join(format!("dictamesh-governance-e2e-{}.rego", std::process::id()));
-    std::fs::write(&policy, POLICY).expect("write the policy");
+    // Written once: tests running in parallel read it while others start.
+    static POLICY_FILE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let policy = POLICY_FILE.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("dictamesh-governance-e2e-{}.rego", std::process::id()));
+        std::fs::write(&path, POLICY).expect("write the policy");
+        path
+    });
     format!(
         "authentication:\n  jwt:\n    jwks: [{{ url: \"file://{}\" }}]\n    issuer: https://issuer.example\n    audience: [dictamesh]\n    clock_skew: 30s\nauthorization:\n  directives: {authorization_directives}\n  policies: {{ files: [\"{}\"] }}\n",
         fixture("jwks.json").display(),
