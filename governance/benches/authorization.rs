@@ -65,13 +65,13 @@ fn authorization(c: &mut Criterion) {
     c.bench_function("authorize 50 fields, all allowed", |b| {
         b.iter(|| {
             let decision = authorizer.decide(&document, operation, black_box(&allowed));
-            black_box(decision.cache_key())
+            black_box(decision.plan_key())
         })
     });
     c.bench_function("authorize 50 fields, 10 denied (with errors)", |b| {
         b.iter(|| {
             let decision = authorizer.decide(&document, operation, black_box(&anonymous));
-            black_box((decision.cache_key(), decision.errors()))
+            black_box((decision.plan_key(), decision.errors()))
         })
     });
 }

@@ -24,7 +24,7 @@
 //! let document = ExecutableDocument::parse_and_validate(&schema, "{ me hello }", "q.graphql").unwrap();
 //! let operation = document.operations.get(None).unwrap();
 //! let decision = authorizer.decide(&document, operation, &Caller::anonymous());
-//! assert_eq!(decision.cache_key(), vec!["me".to_string()]);
+//! assert_eq!(decision.paths(), vec!["me".to_string()]);
 //! ```
 #![warn(missing_docs)]
 

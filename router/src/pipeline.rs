@@ -241,7 +241,7 @@ impl Pipeline {
                 .collect(),
             override_labels: sorted_labels,
             authorization: match authorization.filters {
-                true => authorization.decision.cache_key(),
+                true => authorization.decision.plan_key(),
                 false => Vec::new(),
             },
         };

@@ -51,13 +51,28 @@ impl Decision {
         self.denied_paths.is_empty()
     }
 
-    /// The denied paths as `a.@.b` texts, sorted: what identifies the filtered
-    /// operation (the plan cache key includes it).
-    pub fn cache_key(&self) -> Vec<String> {
-        let mut keys: Vec<String> = self.denied_paths.iter().map(|p| p.join(".")).collect();
-        keys.sort();
-        keys.dedup();
-        keys
+    /// The denied paths as `a.@.b` texts, sorted and without duplicates.
+    pub fn paths(&self) -> Vec<String> {
+        let mut paths: Vec<String> = self.denied_paths.iter().map(|p| p.join(".")).collect();
+        paths.sort();
+        paths.dedup();
+        paths
+    }
+
+    /// What identifies the filtered operation, for the plan cache key: the denied
+    /// paths and the denied fields and type conditions (the same path may hold
+    /// fields of different types, under different type conditions).
+    pub fn plan_key(&self) -> Vec<String> {
+        let mut key = self.paths();
+        let mut removed: Vec<String> = self
+            .denied_fields
+            .iter()
+            .map(|(parent, field)| format!("{parent}.{field}"))
+            .chain(self.denied_types.iter().map(|name| format!("... on {name}")))
+            .collect();
+        removed.sort();
+        key.append(&mut removed);
+        key
     }
 
     /// One `UNAUTHORIZED_FIELD_OR_TYPE` error per denied path.

@@ -175,7 +175,7 @@ impl Authorizer {
         if self.config.errors.log && !decision.allows_everything() {
             tracing::info!(
                 subject = caller.subject(),
-                denied = ?decision.cache_key(),
+                denied = ?decision.paths(),
                 dry_run = self.config.dry_run,
                 "unauthorized selections"
             );
@@ -214,7 +214,7 @@ type User { id: ID! name: String email: String @authenticated salary: Int @requi
     fn denied_fields_are_reported_by_path_and_removed() {
         let (decision, filtered) = decide("{ public me { name email } users { id } }", &Caller::anonymous());
         assert_eq!(
-            decision.cache_key(),
+            decision.paths(),
             vec!["me.email".to_string(), "users".to_string()]
         );
         let printed = filtered.to_string();
@@ -231,12 +231,12 @@ type User { id: ID! name: String email: String @authenticated salary: Int @requi
             "query { public users { ...F } } fragment F on User { email }",
             &caller,
         );
-        assert_eq!(decision.cache_key(), vec!["users".to_string()]);
+        assert_eq!(decision.paths(), vec!["users".to_string()]);
         let (decision, filtered_anonymous) = decide(
             "query { me { ...F } } fragment F on User { email }",
             &Caller::anonymous(),
         );
-        assert_eq!(decision.cache_key(), vec!["me.email".to_string()]);
+        assert_eq!(decision.paths(), vec!["me.email".to_string()]);
         let operation = filtered_anonymous.operations.get(None).expect("operation");
         assert!(
             operation.selection_set.selections.is_empty(),
@@ -252,7 +252,7 @@ type User { id: ID! name: String email: String @authenticated salary: Int @requi
         let (decision, _) = decide("{ users { id email } }", &caller);
         assert!(decision.allows_everything(), "{decision:?}");
         let (decision, _) = decide("{ users { id salary } }", &caller);
-        assert_eq!(decision.cache_key(), vec!["users.@.salary".to_string()]);
+        assert_eq!(decision.paths(), vec!["users.@.salary".to_string()]);
         assert_eq!(
             decision.errors()[0]["path"],
             serde_json::json!(["users", "@", "salary"])
@@ -287,10 +287,7 @@ type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
     #[test]
     fn scalars_and_enums_restrict_the_fields_that_return_them() {
         let decision = decide_on(SHAPES, "{ secret grade open { id } }", &Caller::anonymous());
-        assert_eq!(
-            decision.cache_key(),
-            vec!["grade".to_string(), "secret".to_string()]
-        );
+        assert_eq!(decision.paths(), vec!["grade".to_string(), "secret".to_string()]);
         let claims = serde_json::json!({ "scope": "grades" });
         let caller = Caller::authenticated(claims.as_object().cloned().unwrap_or_default());
         assert!(decide_on(SHAPES, "{ secret grade }", &caller).allows_everything());
@@ -303,7 +300,7 @@ type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
         let anonymous = Caller::anonymous();
         // A field returning the interface needs what every implementation type needs.
         assert_eq!(
-            decide_on(SHAPES, "{ node { id } }", &anonymous).cache_key(),
+            decide_on(SHAPES, "{ node { id } }", &anonymous).paths(),
             vec!["node".to_string()]
         );
         assert!(decide_on(SHAPES, "{ node { id } }", &closed_reader).allows_everything());
@@ -311,7 +308,7 @@ type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
         let reader = Caller::authenticated(serde_json::Map::new());
         let decision = decide_on(SHAPES, "{ open { label } nodes { label } }", &reader);
         assert_eq!(
-            decision.cache_key(),
+            decision.paths(),
             vec!["nodes".to_string()],
             "Closed needs a scope"
         );
@@ -340,9 +337,29 @@ type Query { results: [Result] }
             ExecutableDocument::parse_and_validate(&schema_parsed, query, "q.graphql").expect("query");
         let operation = document.operations.get(None).expect("operation");
         let decision = authorizer.decide(&document, operation, &Caller::anonymous());
-        assert_eq!(decision.cache_key(), vec!["results.@".to_string()]);
+        assert_eq!(decision.paths(), vec!["results.@".to_string()]);
         let filtered = filter_document(&document, &decision).to_string();
         assert!(filtered.contains("... on Open"), "{filtered}");
         assert!(!filtered.contains("Closed"), "{filtered}");
+    }
+
+    #[test]
+    fn plan_keys_tell_apart_denials_that_share_a_path() {
+        let schema = r#"
+directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+union Result = A | B
+type A { x: Int @requiresScopes(scopes: [["a"]]) }
+type B { x: Int @requiresScopes(scopes: [["b"]]) }
+type Query { results: [Result] }
+"#;
+        let query = "{ results { ... on A { x } ... on B { x } } }";
+        let with_scope = |scope: &str| {
+            let claims = serde_json::json!({ "scope": scope });
+            Caller::authenticated(claims.as_object().cloned().unwrap_or_default())
+        };
+        let reads_a = decide_on(schema, query, &with_scope("a"));
+        let reads_b = decide_on(schema, query, &with_scope("b"));
+        assert_eq!(reads_a.paths(), reads_b.paths());
+        assert_ne!(reads_a.plan_key(), reads_b.plan_key());
     }
 }

@@ -19,8 +19,8 @@ pub struct PlanCacheKey {
     pub conditions: Vec<(String, bool)>,
     /// Enabled progressive-override labels, sorted.
     pub override_labels: Vec<String>,
-    /// The paths removed by authorization, sorted (empty when nothing was): a
-    /// caller's filtered plan never serves another caller.
+    /// What authorization removed (paths, fields, type conditions; empty when
+    /// nothing was): a caller's filtered plan never serves another caller.
     pub authorization: Vec<String>,
 }
 
