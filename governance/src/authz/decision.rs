@@ -103,14 +103,14 @@ pub(super) struct DecisionWalk<'a> {
     pub(super) active_fragments: Vec<Name>,
 }
 
-impl DecisionWalk<'_> {
-    pub(super) fn walk(&mut self, set: &executable::SelectionSet, path: &mut Vec<String>) {
+impl<'a> DecisionWalk<'a> {
+    pub(super) fn walk(&mut self, set: &'a executable::SelectionSet, path: &mut Vec<&'a str>) {
         let restricted = self.rules.fields_of(&set.ty);
         for selection in &set.selections {
             match selection {
                 executable::Selection::Field(field) => {
                     let requirement = restricted.and_then(|fields| fields.get(&field.name));
-                    path.push(field.response_key().to_string());
+                    path.push(field.response_key().as_str());
                     let allowed = requirement.is_none_or(|requirement| {
                         self.allows(
                             requirement,
@@ -124,12 +124,12 @@ impl DecisionWalk<'_> {
                         self.decision.pii_reads.push(PiiRead {
                             type_name: set.ty.to_string(),
                             field: field.name.to_string(),
-                            path: path.clone(),
+                            path: owned(path),
                         });
                     }
                     if allowed && !field.selection_set.selections.is_empty() {
                         let lists = list_depth(&field.definition.ty);
-                        path.extend(std::iter::repeat_n("@".to_string(), lists));
+                        path.extend(std::iter::repeat_n("@", lists));
                         self.walk(&field.selection_set, path);
                         path.truncate(path.len() - lists);
                     }
@@ -157,7 +157,7 @@ impl DecisionWalk<'_> {
         }
     }
 
-    fn type_condition_allowed(&mut self, condition: Option<&Name>, parent: &Name, path: &[String]) -> bool {
+    fn type_condition_allowed(&mut self, condition: Option<&Name>, parent: &Name, path: &[&str]) -> bool {
         let Some(condition) = condition.filter(|c| *c != parent) else {
             return true;
         };
@@ -168,15 +168,15 @@ impl DecisionWalk<'_> {
             return true;
         }
         self.decision.denied_types.insert(condition.clone());
-        self.decision.denied_paths.push(path.to_vec());
+        self.decision.denied_paths.push(owned(path));
         false
     }
 
-    fn deny_field(&mut self, parent: &Name, field: &Name, path: &[String]) {
+    fn deny_field(&mut self, parent: &Name, field: &Name, path: &[&str]) {
         self.decision
             .denied_fields
             .insert((parent.clone(), field.clone()));
-        self.decision.denied_paths.push(path.to_vec());
+        self.decision.denied_paths.push(owned(path));
     }
 
     /// Whether the caller meets `requirement` on `type_name` (for a field: its name
@@ -217,6 +217,11 @@ impl DecisionWalk<'_> {
             })
         })
     }
+}
+
+/// A path as owned segments.
+fn owned(path: &[&str]) -> Vec<String> {
+    path.iter().map(|segment| segment.to_string()).collect()
 }
 
 /// Whether one group of the alternatives is met in full.

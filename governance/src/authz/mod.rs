@@ -152,10 +152,10 @@ impl Authorizer {
     }
 
     /// The selections of `operation` that `caller` may not make.
-    pub fn decide(
+    pub fn decide<'d>(
         &self,
-        document: &ExecutableDocument,
-        operation: &executable::Operation,
+        document: &'d ExecutableDocument,
+        operation: &'d executable::Operation,
         caller: &Caller,
     ) -> Decision {
         if !self.config.enabled || self.rules.is_empty() {
