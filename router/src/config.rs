@@ -16,6 +16,16 @@
 //!   subgraphs:
 //!     products: { timeout: 5s, url: "http://products:4001/graphql" }
 //! override_labels: [beta]
+//! authentication:
+//!   jwt:
+//!     jwks: [{ url: "https://issuer.example/.well-known/jwks.json", poll_interval: 60s }]
+//!     issuer: https://issuer.example
+//!     audience: [dictamesh]
+//!     clock_skew: 60s
+//! authorization:
+//!   require_authentication: false
+//!   directives: { reject_unauthorized: false, dry_run: false, errors: { response: errors } }
+//!   policies: { files: [policies/authz.rego] }
 //! ```
 
 use std::collections::HashMap;
@@ -95,6 +105,12 @@ pub struct RouterConfig {
     /// Query plans kept in the cache.
     #[serde(default = "default_cache_size")]
     pub plan_cache_size: usize,
+    /// JWT authentication (none: every caller is anonymous).
+    #[serde(default)]
+    pub authentication: Option<dictamesh_governance::authn::AuthenticationConfig>,
+    /// Authorization directives and policies.
+    #[serde(default)]
+    pub authorization: dictamesh_governance::authz::AuthorizationConfig,
 }
 
 fn yes() -> bool {

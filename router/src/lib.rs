@@ -9,6 +9,7 @@ pub mod compose;
 pub mod config;
 pub mod execute;
 pub mod fetch;
+pub mod governance;
 pub mod http;
 pub mod pipeline;
 pub mod plan;

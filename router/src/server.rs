@@ -39,6 +39,9 @@ pub enum StartError {
     /// The supergraph is not usable.
     #[error(transparent)]
     Supergraph(#[from] SupergraphError),
+    /// Authentication or authorization cannot start (a JWKS or policy file).
+    #[error(transparent)]
+    Governance(#[from] crate::governance::GovernanceError),
 }
 
 /// Where the supergraph comes from.
@@ -125,7 +128,12 @@ pub fn build_pipeline(
         apq_cache_size: config.apq.enabled.then_some(config.apq.cache_size),
         subscriptions: config.subscriptions.enabled,
     };
-    Ok(Pipeline::new(supergraph, client, settings, options))
+    let governance = crate::governance::Governance::new(
+        &supergraph,
+        config.authentication.as_ref(),
+        &config.authorization,
+    )?;
+    Ok(Pipeline::new(supergraph, client, settings, options).with_governance(governance))
 }
 
 /// Loads the supergraph and builds the router state.
