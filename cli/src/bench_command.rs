@@ -347,6 +347,7 @@ fn print_plan_times(supergraph_path: &Path, large: &str) -> anyhow::Result<()> {
             operation_name: None,
             conditions: Vec::new(),
             override_labels: Vec::new(),
+            authorization: Vec::new(),
         };
         planner.plan_cached(key.clone(), || Ok(normalized.clone()), &Default::default())?;
         let started = Instant::now();

@@ -25,6 +25,16 @@
 //! headers:
 //!   all:
 //!     - propagate: { named: authorization }
+//! authentication:
+//!   jwt:
+//!     jwks: [{ url: "https://issuer.example/.well-known/jwks.json", poll_interval: 60s }]
+//!     issuer: https://issuer.example
+//!     audience: [dictamesh]
+//!     clock_skew: 60s
+//! authorization:
+//!   require_authentication: false
+//!   directives: { reject_unauthorized: false, dry_run: false, errors: { response: errors } }
+//!   policies: { files: [policies/authz.rego] }
 //! ```
 
 use std::collections::HashMap;
@@ -113,6 +123,12 @@ pub struct RouterConfig {
     /// Header propagation to subgraphs.
     #[serde(default)]
     pub headers: HeadersConfig,
+    /// JWT authentication (none: every caller is anonymous).
+    #[serde(default)]
+    pub authentication: Option<dictamesh_governance::authn::AuthenticationConfig>,
+    /// Authorization directives and policies.
+    #[serde(default)]
+    pub authorization: dictamesh_governance::authz::AuthorizationConfig,
 }
 
 fn yes() -> bool {

@@ -10,6 +10,7 @@ pub mod compose;
 pub mod config;
 pub mod execute;
 pub mod fetch;
+pub mod governance;
 pub mod headers;
 pub mod http;
 pub mod pipeline;

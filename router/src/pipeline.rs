@@ -1,5 +1,5 @@
 //! One supergraph's request pipeline: request (parse, validate, limits, variables) →
-//! plan (cached) → execute (with introspection answered by the router). The HTTP
+//! authorization (see [`governance`](crate::governance)) → plan (cached) → execute (with introspection answered by the router). The HTTP
 //! layer hands it one GraphQL request at a time; a reload swaps in a new pipeline
 //! while requests in flight finish on the old one.
 
@@ -18,6 +18,7 @@ use crate::execute::Executor;
 use crate::execute::GraphQLResponse;
 use crate::execute::SubgraphSettings;
 use crate::fetch::SubgraphClient;
+use crate::governance::Governance;
 use crate::plan::PlanCacheKey;
 use crate::plan::PlanError;
 use crate::plan::QueryPlanner;
@@ -90,6 +91,7 @@ pub struct Pipeline {
     options: PipelineOptions,
     percent_labels: Vec<(String, f64)>,
     apq: Option<ApqCache>,
+    governance: Governance,
 }
 
 impl Pipeline {
@@ -137,10 +139,32 @@ impl Pipeline {
             executor: Executor::new(supergraph.clone(), client, settings, options.metrics.clone()),
             documents: DocumentCache::new(options.document_cache_size),
             apq: options.apq_cache_size.map(ApqCache::new),
+            governance: Governance::directives_only(&supergraph),
             supergraph,
             options,
             percent_labels,
         }
+    }
+
+    /// Enforces `governance` (authentication and authorization) instead of the
+    /// default (anonymous callers, directives enforced).
+    pub fn with_governance(mut self, governance: Governance) -> Self {
+        self.governance = governance;
+        self
+    }
+
+    /// The caller of a request, from its headers (401 on a bad token, or on none
+    /// when authentication is required).
+    pub fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<dictamesh_governance::Caller, RequestError> {
+        self.governance.authenticate(headers)
+    }
+
+    /// Governance: who callers are and what they may select.
+    pub fn governance(&self) -> &Governance {
+        &self.governance
     }
 
     /// The supergraph served.
@@ -169,17 +193,36 @@ impl Pipeline {
         labels
     }
 
-    /// Runs one GraphQL request; `expose_plan` adds the plan to `extensions`. The
-    /// request is counted by operation name and status, in a `graphql.operation` span.
+    /// Runs one GraphQL request for an anonymous caller; `expose_plan` adds the plan
+    /// to `extensions`.
     pub async fn execute(
         &self,
         request: &GraphQLRequest,
         method: RequestMethod,
         expose_plan: bool,
     ) -> Result<GraphQLResponse, RequestError> {
+        self.execute_as(
+            request,
+            method,
+            expose_plan,
+            &dictamesh_governance::Caller::anonymous(),
+        )
+        .await
+    }
+
+    /// Runs one GraphQL request for `caller`; `expose_plan` adds the plan to
+    /// `extensions`. The request is counted by operation name and status, in a
+    /// `graphql.operation` span.
+    pub async fn execute_as(
+        &self,
+        request: &GraphQLRequest,
+        method: RequestMethod,
+        expose_plan: bool,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<GraphQLResponse, RequestError> {
         let observed = crate::telemetry::operation::Observed::start(request);
         let result = self
-            .run(request, method, expose_plan)
+            .run(request, method, expose_plan, caller)
             .instrument(observed.span().clone())
             .await;
         observed.finish(&self.options.metrics, &result, |query| self.documents.get(query));
@@ -191,6 +234,7 @@ impl Pipeline {
         request: &GraphQLRequest,
         method: RequestMethod,
         expose_plan: bool,
+        caller: &dictamesh_governance::Caller,
     ) -> Result<GraphQLResponse, RequestError> {
         let parsed = self.document(request)?;
         let document = &parsed.document;
@@ -217,6 +261,7 @@ impl Pipeline {
         let coerced = crate::request::coerce_variables(&self.api_schema, operation, &request.variables)?;
         let variables = crate::request::variables_to_json(&coerced);
         let introspection = self.introspect(document, operation, &coerced)?;
+        let authorization = self.governance.authorize(document, operation, caller)?;
         let labels = self.draw_labels();
         let mut sorted_labels: Vec<String> = labels.iter().cloned().collect();
         sorted_labels.sort();
@@ -235,18 +280,33 @@ impl Pipeline {
                 })
                 .collect(),
             override_labels: sorted_labels,
+            authorization: match authorization.filters {
+                true => authorization.decision.plan_key(),
+                false => Vec::new(),
+            },
         };
         let normalize = || {
             crate::plan::normalize_operation(&self.supergraph, document, operation, &variables)
                 .map_err(PlanError::from)
+        };
+        let filtered = || {
+            crate::governance::normalize_filtered(
+                &self.supergraph,
+                document,
+                operation,
+                &variables,
+                &authorization,
+            )
         };
         let missed = std::sync::atomic::AtomicBool::new(false);
         let normalize = || {
             missed.store(true, std::sync::atomic::Ordering::Relaxed);
             normalize()
         };
-        let planned = tracing::info_span!("graphql.plan")
-            .in_scope(|| self.planner.plan_cached(key, normalize, &labels));
+        let planned = tracing::info_span!("graphql.plan").in_scope(|| {
+            self.planner
+                .plan_cached_filtered(key, normalize, filtered, &labels)
+        });
         self.options
             .metrics
             .record_plan_cache(!missed.load(std::sync::atomic::Ordering::Relaxed));
@@ -259,6 +319,8 @@ impl Pipeline {
             .execute(&prepared.plan, &prepared.operation, &variables, introspection)
             .instrument(tracing::info_span!("graphql.execute"))
             .await;
+        self.governance
+            .report(&authorization, caller, operation.name.as_deref(), &mut response);
         if expose_plan {
             response
                 .extensions
@@ -296,12 +358,25 @@ impl Pipeline {
         Ok(parsed)
     }
 
-    /// Starts a subscription: the stream of its payloads, or `None` when the
-    /// request is a query or mutation (run it with [`Pipeline::execute`]).
+    /// Starts a subscription for an anonymous caller: the stream of its payloads, or
+    /// `None` when the request is a query or mutation (run it with
+    /// [`Pipeline::execute`]).
     pub async fn subscribe(
         &self,
         request: &GraphQLRequest,
         feed: Option<Arc<dyn ChangeFeed>>,
+    ) -> Result<Option<EventStream>, RequestError> {
+        self.subscribe_as(request, feed, &dictamesh_governance::Caller::anonymous())
+            .await
+    }
+
+    /// Starts a subscription for `caller`; a subscription selecting anything the
+    /// caller may not select is refused (403).
+    pub async fn subscribe_as(
+        &self,
+        request: &GraphQLRequest,
+        feed: Option<Arc<dyn ChangeFeed>>,
+        caller: &dictamesh_governance::Caller,
     ) -> Result<Option<EventStream>, RequestError> {
         let parsed = self.document(request)?;
         let document = &parsed.document;
@@ -317,6 +392,7 @@ impl Pipeline {
             ));
         };
         crate::request::limits::check(&self.options.limits, document, operation)?;
+        self.governance.authorize_whole(document, operation, caller)?;
         let coerced = crate::request::coerce_variables(&self.api_schema, operation, &request.variables)?;
         let variables = crate::request::variables_to_json(&coerced);
         let read = crate::subscriptions::request::read_request(

@@ -58,6 +58,9 @@ pub enum StartError {
         /// The bad setting.
         message: String,
     },
+    /// Authentication or authorization cannot start (a JWKS or policy file).
+    #[error(transparent)]
+    Governance(#[from] crate::governance::GovernanceError),
 }
 
 /// Where the supergraph comes from.
@@ -182,7 +185,12 @@ pub fn build_observed_pipeline(
         metrics,
         subscriptions: config.subscriptions.enabled,
     };
-    Ok(Pipeline::new(supergraph, client, settings, options))
+    let governance = crate::governance::Governance::new(
+        &supergraph,
+        config.authentication.as_ref(),
+        &config.authorization,
+    )?;
+    Ok(Pipeline::new(supergraph, client, settings, options).with_governance(governance))
 }
 
 /// Loads the supergraph and builds the router state.

@@ -122,14 +122,22 @@ impl Parts {
 
     /// The next part with a payload (heartbeats skipped).
     pub fn next_payload(&mut self) -> Value {
+        let buffered = self.buffer.clone();
+        self.next_payload_or_end()
+            .unwrap_or_else(|| panic!("the stream ended early: {buffered}"))
+    }
+
+    /// The next part with a payload, or `None` once the stream ends.
+    pub fn next_payload_or_end(&mut self) -> Option<Value> {
         loop {
             if let Some(payload) = self.take_part() {
-                return payload;
+                return Some(payload);
             }
             let mut chunk = [0u8; 4096];
-            let read = self.body.read(&mut chunk).expect("the stream stays open");
-            assert!(read > 0, "the stream ended early: {}", self.buffer);
-            self.buffer.push_str(&String::from_utf8_lossy(&chunk[..read]));
+            match self.body.read(&mut chunk) {
+                Ok(read) if read > 0 => self.buffer.push_str(&String::from_utf8_lossy(&chunk[..read])),
+                _ => return None,
+            }
         }
     }
 

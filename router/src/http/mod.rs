@@ -28,6 +28,8 @@ use futures::future::join_all;
 use serde_json::Map;
 use serde_json::Value;
 
+use dictamesh_governance::Caller;
+
 use crate::execute::GraphQLResponse;
 use crate::execute::graphql_error;
 use crate::pipeline::Pipeline;
@@ -263,8 +265,9 @@ async fn run_one(
     request: &GraphQLRequest,
     method: RequestMethod,
     expose_plan: bool,
+    caller: &Caller,
 ) -> Result<GraphQLResponse, RequestError> {
-    pipeline.execute(request, method, expose_plan).await
+    pipeline.execute_as(request, method, expose_plan, caller).await
 }
 
 async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -299,6 +302,11 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
         }
     };
     let pipeline = state.pipeline();
+    let caller = match pipeline.authenticate(&headers) {
+        Ok(caller) => caller,
+        Err(error) => return request_error_response(&error, media_type),
+    };
+    let caller = &caller;
     let expose_plan = wants_plan(&headers, &options);
     match parsed {
         Value::Array(items) => {
@@ -315,7 +323,8 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
                 async move {
                     match serde_json::from_value::<GraphQLRequest>(item) {
                         Ok(request) => {
-                            match run_one(&pipeline, &request, RequestMethod::Post, expose_plan).await {
+                            match run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await
+                            {
                                 Ok(response) => response,
                                 Err(error) => GraphQLResponse::from_errors(error.errors),
                             }
@@ -340,19 +349,19 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
         }
         single => match serde_json::from_value::<GraphQLRequest>(single) {
             Ok(request) if accepts_multipart_subscription(&headers) => {
-                match pipeline.subscribe(&request, state.change_feed()).await {
+                match pipeline.subscribe_as(&request, state.change_feed(), caller).await {
                     Ok(Some(events)) => {
                         multipart::response(events.take_until(state.streams_closed()).boxed())
                     }
                     Ok(None) => respond(
-                        run_one(&pipeline, &request, RequestMethod::Post, expose_plan).await,
+                        run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await,
                         media_type,
                     ),
                     Err(error) => request_error_response(&error, media_type),
                 }
             }
             Ok(request) => respond(
-                run_one(&pipeline, &request, RequestMethod::Post, expose_plan).await,
+                run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await,
                 media_type,
             ),
             Err(error) => request_error_response(
@@ -453,10 +462,15 @@ async fn get_graphql_or_websocket(State(state): State<Arc<RouterState>>, request
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
+        // A token may also come in `connection_init`; a bad one here is refused now.
+        let caller = match state.pipeline().governance().identify(&parts.headers) {
+            Ok(caller) => caller,
+            Err(error) => return request_error_response(&error, "application/json"),
+        };
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(upgrade) => upgrade
                 .protocols([websocket::PROTOCOL])
-                .on_upgrade(move |socket| websocket::serve(socket, state)),
+                .on_upgrade(move |socket| websocket::serve(socket, state, caller)),
             Err(rejection) => rejection.into_response(),
         };
     }
@@ -483,12 +497,17 @@ async fn get_graphql(state: &RouterState, headers: &HeaderMap, raw: &str) -> Res
         Err(error) => return request_error_response(&error, media_type),
     };
     let pipeline = state.pipeline();
+    let caller = match pipeline.authenticate(headers) {
+        Ok(caller) => caller,
+        Err(error) => return request_error_response(&error, media_type),
+    };
     respond(
         run_one(
             &pipeline,
             &request,
             RequestMethod::Get,
             wants_plan(headers, &options),
+            &caller,
         )
         .await,
         media_type,

@@ -1,5 +1,6 @@
 //! The plan cache: plans by operation text, operation name and the request inputs that
-//! change a plan (`@skip`/`@include` variables, enabled override labels).
+//! change a plan (`@skip`/`@include` variables, enabled override labels, selections
+//! removed by authorization).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +19,9 @@ pub struct PlanCacheKey {
     pub conditions: Vec<(String, bool)>,
     /// Enabled progressive-override labels, sorted.
     pub override_labels: Vec<String>,
+    /// What authorization removed (paths, fields, type conditions; empty when
+    /// nothing was): a caller's filtered plan never serves another caller.
+    pub authorization: Vec<String>,
 }
 
 /// A bounded map of plans; when full, it forgets everything (plans are cheap to

@@ -140,11 +140,28 @@ impl QueryPlanner {
         normalize: impl FnOnce() -> Result<Operation, PlanError>,
         override_labels: &HashSet<String>,
     ) -> Result<Arc<PreparedPlan>, PlanError> {
+        self.plan_cached_filtered(key, normalize, || Ok(None), override_labels)
+    }
+
+    /// Like [`plan_cached`](Self::plan_cached), but plans the operation that
+    /// `filtered` normalizes when it gives one (the client's operation without the
+    /// selections authorization removed); the response is still shaped by the
+    /// client's operation, so the removed fields answer `null`.
+    pub fn plan_cached_filtered(
+        &self,
+        key: PlanCacheKey,
+        normalize: impl FnOnce() -> Result<Operation, PlanError>,
+        filtered: impl FnOnce() -> Result<Option<Operation>, PlanError>,
+        override_labels: &HashSet<String>,
+    ) -> Result<Arc<PreparedPlan>, PlanError> {
         if let Some(prepared) = self.cache.get(&key) {
             return Ok(prepared);
         }
         let operation = normalize()?;
-        let plan = self.plan_operation(&operation, override_labels)?;
+        let plan = match filtered()? {
+            Some(filtered) => self.plan_operation(&filtered, override_labels)?,
+            None => self.plan_operation(&operation, override_labels)?,
+        };
         let prepared = Arc::new(PreparedPlan { operation, plan });
         self.cache.insert(key, prepared.clone());
         Ok(prepared)

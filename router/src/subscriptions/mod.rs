@@ -265,6 +265,8 @@ impl EntityChangeSubscriptions {
             operation_name: None,
             conditions,
             override_labels: Vec::new(),
+            // A subscription that selects anything denied is refused before this.
+            authorization: Vec::new(),
         };
         let normalize = || {
             let parsed = crate::request::parse_document(

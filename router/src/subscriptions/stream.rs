@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use dictamesh::events::EntityChangeEvent;
 use dictamesh::events::bus::Delivery;
 use dictamesh::events::codec::Decoder;
 use dictamesh::events::feed::ChangeFeed;
@@ -27,10 +28,16 @@ const BATCH: usize = 100;
 /// How long one read waits for new messages before asking again.
 const WAIT: Duration = Duration::from_secs(15);
 
+/// Events whose entities are resolved at the same time (delivered in order).
+const RESOLVING: usize = 16;
+
+/// An event the client follows, with the cursor after it; or the error that ends
+/// the stream.
+type Followed = Result<(EntityChangeEvent, String), GraphQLResponse>;
+
 struct Follower {
-    service: Arc<EntityChangeSubscriptions>,
     feed: Arc<dyn ChangeFeed>,
-    request: EntityChangedRequest,
+    request: Arc<EntityChangedRequest>,
     cursor: Cursor,
     pending: VecDeque<Delivery>,
     decoder: Decoder,
@@ -43,25 +50,36 @@ pub(super) fn events(
     request: EntityChangedRequest,
     start: Cursor,
 ) -> EventStream {
+    let request = Arc::new(request);
     let follower = Follower {
-        service,
         decoder: feed.decoder(),
         feed,
-        request,
+        request: request.clone(),
         cursor: start,
         pending: VecDeque::new(),
         failed: false,
     };
     futures::stream::unfold(follower, |mut follower| async move {
-        let payload = follower.next().await?;
-        Some((payload, follower))
+        let followed = follower.next().await?;
+        Some((followed, follower))
     })
+    .map(move |followed| {
+        let service = service.clone();
+        let request = request.clone();
+        async move {
+            match followed {
+                Ok((event, cursor)) => service.payload(&request, &event, &cursor).await,
+                Err(error) => error,
+            }
+        }
+    })
+    .buffered(RESOLVING)
     .boxed()
 }
 
 impl Follower {
-    /// The next payload; `None` ends the stream (after a log error was sent).
-    async fn next(&mut self) -> Option<GraphQLResponse> {
+    /// The next event followed; `None` ends the stream (after a log error).
+    async fn next(&mut self) -> Option<Followed> {
         if self.failed {
             return None;
         }
@@ -72,12 +90,12 @@ impl Follower {
                     Err(error) => {
                         self.failed = true;
                         tracing::warn!(%error, "entityChanged: the change log cannot be read");
-                        return Some(GraphQLResponse::from_errors(vec![graphql_error(
+                        return Some(Err(GraphQLResponse::from_errors(vec![graphql_error(
                             format!(
                                 "the change log cannot be read ({error}); resubscribe with the last cursor to resume"
                             ),
                             "CHANGE_LOG_UNAVAILABLE",
-                        )]));
+                        )])));
                     }
                 }
                 continue;
@@ -103,8 +121,7 @@ impl Follower {
             {
                 continue;
             }
-            let cursor = self.cursor.encode();
-            return Some(self.service.payload(&self.request, &event, &cursor).await);
+            return Some(Ok((event, self.cursor.encode())));
         }
     }
 }

@@ -2,7 +2,9 @@
 //! `graphql-ws` and Apollo Client speak): `connection_init` → `connection_ack`,
 //! then `subscribe` / `next` / `error` / `complete` per operation id, `ping` /
 //! `pong`, and the protocol's close codes (4400 bad message, 4401 subscribe
-//! before init, 4408 no init in time, 4409 duplicate id, 4429 second init).
+//! before init, 4408 no init in time, 4409 duplicate id, 4429 second init, 4403 a
+//! bad token in `connection_init`'s payload or none when authentication is
+//! required).
 //! Queries and mutations may travel over the socket too (one `next`, then
 //! `complete`).
 
@@ -21,6 +23,8 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use dictamesh_governance::Caller;
+
 use crate::execute::GraphQLResponse;
 use crate::http::RouterState;
 use crate::pipeline::RequestMethod;
@@ -36,9 +40,17 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ClientMessage {
-    ConnectionInit {},
-    Subscribe { id: String, payload: GraphQLRequest },
-    Complete { id: String },
+    ConnectionInit {
+        #[serde(default)]
+        payload: Option<serde_json::Map<String, Value>>,
+    },
+    Subscribe {
+        id: String,
+        payload: GraphQLRequest,
+    },
+    Complete {
+        id: String,
+    },
     Ping {},
     Pong {},
 }
@@ -48,8 +60,9 @@ struct Close(u16, String);
 
 type Outbox = mpsc::Sender<Message>;
 
-/// Serves one socket until the client leaves.
-pub async fn serve(socket: WebSocket, state: Arc<RouterState>) {
+/// Serves one socket until the client leaves; `caller` is who the upgrade request's
+/// headers authenticated (`connection_init` may carry a token instead).
+pub async fn serve(socket: WebSocket, state: Arc<RouterState>, caller: Caller) {
     let (mut sink, mut source) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Message>(64);
     let writer = tokio::spawn(async move {
@@ -62,6 +75,7 @@ pub async fn serve(socket: WebSocket, state: Arc<RouterState>) {
     });
     let mut connection = Connection {
         state,
+        caller,
         outbox: outbox.clone(),
         acknowledged: false,
         operations: HashMap::new(),
@@ -108,6 +122,7 @@ pub async fn serve(socket: WebSocket, state: Arc<RouterState>) {
 
 struct Connection {
     state: Arc<RouterState>,
+    caller: Caller,
     outbox: Outbox,
     acknowledged: bool,
     operations: HashMap<String, JoinHandle<()>>,
@@ -118,9 +133,21 @@ impl Connection {
         let message: ClientMessage =
             serde_json::from_str(text).map_err(|e| Close(4400, format!("Invalid message: {e}")))?;
         match message {
-            ClientMessage::ConnectionInit {} => {
+            ClientMessage::ConnectionInit { payload } => {
                 if self.acknowledged {
                     return Err(Close(4429, "Too many initialisation requests".into()));
+                }
+                let pipeline = self.state.pipeline();
+                let governance = pipeline.governance();
+                if let Some(params) = &payload {
+                    match governance.identify_params(params) {
+                        Ok(Some(caller)) => self.caller = caller,
+                        Ok(None) => {}
+                        Err(_) => return Err(Close(4403, "Forbidden".into())),
+                    }
+                }
+                if governance.require(&self.caller).is_err() {
+                    return Err(Close(4403, "Forbidden".into()));
                 }
                 self.acknowledged = true;
                 send(&self.outbox, json!({ "type": "connection_ack" })).await;
@@ -139,8 +166,13 @@ impl Connection {
                 if self.operations.get(&id).is_some_and(|op| !op.is_finished()) {
                     return Err(Close(4409, format!("Subscriber for {id} already exists")));
                 }
-                let operation =
-                    tokio::spawn(run(self.state.clone(), self.outbox.clone(), id.clone(), payload));
+                let operation = tokio::spawn(run(
+                    self.state.clone(),
+                    self.outbox.clone(),
+                    id.clone(),
+                    payload,
+                    self.caller.clone(),
+                ));
                 self.operations.insert(id, operation);
             }
         }
@@ -149,15 +181,21 @@ impl Connection {
 }
 
 /// Runs one operation of the socket to its end.
-async fn run(state: Arc<RouterState>, outbox: Outbox, id: String, request: GraphQLRequest) {
+async fn run(state: Arc<RouterState>, outbox: Outbox, id: String, request: GraphQLRequest, caller: Caller) {
     let pipeline = state.pipeline();
-    match pipeline.subscribe(&request, state.change_feed()).await {
+    match pipeline
+        .subscribe_as(&request, state.change_feed(), &caller)
+        .await
+    {
         Ok(Some(mut events)) => {
             while let Some(response) = events.next().await {
                 send_next(&outbox, &id, &response).await;
             }
         }
-        Ok(None) => match pipeline.execute(&request, RequestMethod::Post, false).await {
+        Ok(None) => match pipeline
+            .execute_as(&request, RequestMethod::Post, false, &caller)
+            .await
+        {
             Ok(response) => send_next(&outbox, &id, &response).await,
             Err(error) => {
                 send(

@@ -1,0 +1,276 @@
+//! Governance in the pipeline (see `dictamesh-governance`): the caller is
+//! authenticated from the request headers, then the selections it may not make are
+//! removed from its operation before planning — or the request is refused, with
+//! `reject_unauthorized` — and reported as `UNAUTHORIZED_FIELD_OR_TYPE` errors.
+//! Reads of `@pii` fields are audited.
+
+use apollo_compiler::ExecutableDocument;
+use apollo_compiler::executable;
+use dictamesh_governance::Caller;
+use dictamesh_governance::audit::PiiAuditLog;
+use dictamesh_governance::authn::AuthenticationConfig;
+use dictamesh_governance::authn::Authenticator;
+use dictamesh_governance::authn::JwksError;
+use dictamesh_governance::authz::AuthorizationConfig;
+use dictamesh_governance::authz::Authorizer;
+use dictamesh_governance::authz::Decision;
+use dictamesh_governance::authz::ErrorLocation;
+use dictamesh_governance::policy::PolicyEngine;
+use dictamesh_governance::policy::PolicyError;
+use serde_json::Value;
+
+use crate::execute::GraphQLResponse;
+use crate::request::RequestError;
+use crate::supergraph::Supergraph;
+
+/// Why governance cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum GovernanceError {
+    /// A JWKS document cannot be used.
+    #[error("authentication: {0}")]
+    Jwks(#[from] JwksError),
+    /// The policy files cannot be loaded.
+    #[error("authorization: {0}")]
+    Policy(#[from] PolicyError),
+    /// The PII audit file cannot be opened.
+    #[error("authorization.pii.audit_file {path}: {source}")]
+    Audit {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// What the router enforces: who the caller is and what it may select.
+#[derive(Debug)]
+pub struct Governance {
+    authenticator: Option<Authenticator>,
+    authorizer: Authorizer,
+    require_authentication: bool,
+    audit: PiiAuditLog,
+}
+
+/// The authorization outcome of one request.
+pub struct Authorization {
+    /// What the caller may not select.
+    pub decision: Decision,
+    /// Whether the operation is planned without the denied selections (false when
+    /// everything is allowed, and in a dry run).
+    pub filters: bool,
+}
+
+impl Governance {
+    /// Governance for a supergraph, as configured; loads the JWKS files and the
+    /// policy files (either failing stops the start).
+    pub fn new(
+        supergraph: &Supergraph,
+        authentication: Option<&AuthenticationConfig>,
+        authorization: &AuthorizationConfig,
+    ) -> Result<Governance, GovernanceError> {
+        let authenticator = authentication
+            .map(|config| Authenticator::new(&config.jwt))
+            .transpose()?;
+        let policies = PolicyEngine::load(&authorization.policies)?;
+        let audit = match &authorization.pii.audit_file {
+            Some(path) => PiiAuditLog::open(path).map_err(|source| GovernanceError::Audit {
+                path: path.display().to_string(),
+                source,
+            })?,
+            None => PiiAuditLog::log_only(),
+        };
+        Ok(Governance {
+            authenticator,
+            authorizer: Authorizer::new(
+                &supergraph.api_schema,
+                &authorization.directives,
+                authorization.pii.scope.as_deref(),
+                policies,
+            ),
+            require_authentication: authorization.require_authentication,
+            audit,
+        })
+    }
+
+    /// The default: no authentication (every caller is anonymous), directives
+    /// enforced.
+    pub fn directives_only(supergraph: &Supergraph) -> Governance {
+        Governance {
+            authenticator: None,
+            authorizer: Authorizer::new(
+                &supergraph.api_schema,
+                &Default::default(),
+                None,
+                PolicyEngine::default(),
+            ),
+            require_authentication: false,
+            audit: PiiAuditLog::log_only(),
+        }
+    }
+
+    /// The caller of a request, from its token header; a bad token (or none, when
+    /// authentication is required) is a 401 `UNAUTHENTICATED` that tells no detail,
+    /// the reason going to the log.
+    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Caller, RequestError> {
+        let caller = self.identify(headers)?;
+        self.require(&caller)?;
+        Ok(caller)
+    }
+
+    /// The caller a request's token header makes (anonymous without one); a bad
+    /// token is a 401.
+    pub fn identify(&self, headers: &http::HeaderMap) -> Result<Caller, RequestError> {
+        let Some(authenticator) = &self.authenticator else {
+            return Ok(Caller::anonymous());
+        };
+        let header = headers
+            .get(authenticator.header_name())
+            .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+        self.verify(header)
+    }
+
+    /// The caller the connection parameters of a WebSocket (`connection_init`'s
+    /// payload) make, when they carry the token header (case-insensitive name).
+    pub fn identify_params(
+        &self,
+        params: &serde_json::Map<String, Value>,
+    ) -> Result<Option<Caller>, RequestError> {
+        let Some(authenticator) = &self.authenticator else {
+            return Ok(None);
+        };
+        let Some((_, value)) = params
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(authenticator.header_name()))
+        else {
+            return Ok(None);
+        };
+        self.verify(Some(value.as_str().unwrap_or("\u{fffd}"))).map(Some)
+    }
+
+    fn verify(&self, header: Option<&str>) -> Result<Caller, RequestError> {
+        let Some(authenticator) = &self.authenticator else {
+            return Ok(Caller::anonymous());
+        };
+        authenticator.authenticate(header).map_err(|reason| {
+            tracing::info!(%reason, "request refused: invalid token");
+            unauthenticated()
+        })
+    }
+
+    /// Refuses (401) an anonymous caller when authentication is required.
+    pub fn require(&self, caller: &Caller) -> Result<(), RequestError> {
+        if self.require_authentication && !caller.is_authenticated() {
+            tracing::info!("request refused: authentication is required");
+            return Err(unauthenticated());
+        }
+        Ok(())
+    }
+
+    /// Decides what `caller` may select; with `reject_unauthorized`, a denial refuses
+    /// the request (403).
+    pub fn authorize(
+        &self,
+        document: &ExecutableDocument,
+        operation: &executable::Operation,
+        caller: &Caller,
+    ) -> Result<Authorization, RequestError> {
+        let decision = self.authorizer.decide(document, operation, caller);
+        let options = self.authorizer.options();
+        if decision.allows_everything() {
+            return Ok(Authorization {
+                decision,
+                filters: false,
+            });
+        }
+        if options.reject_unauthorized && !options.dry_run {
+            return Err(RequestError {
+                errors: decision.errors(),
+                status: 403,
+            });
+        }
+        Ok(Authorization {
+            filters: !options.dry_run,
+            decision,
+        })
+    }
+
+    /// Authorizes an operation that cannot be filtered (a subscription): anything
+    /// denied refuses it (403), unless in a dry run.
+    pub fn authorize_whole(
+        &self,
+        document: &ExecutableDocument,
+        operation: &executable::Operation,
+        caller: &Caller,
+    ) -> Result<(), RequestError> {
+        let decision = self.authorizer.decide(document, operation, caller);
+        if decision.allows_everything() || self.authorizer.options().dry_run {
+            return Ok(());
+        }
+        Err(RequestError {
+            errors: decision.errors(),
+            status: 403,
+        })
+    }
+
+    /// Audits the `@pii` reads of `caller`'s operation and adds the authorization
+    /// errors where the configuration wants them.
+    pub fn report(
+        &self,
+        authorization: &Authorization,
+        caller: &Caller,
+        operation: Option<&str>,
+        response: &mut GraphQLResponse,
+    ) {
+        self.audit
+            .record(caller, operation, &authorization.decision.pii_reads);
+        if authorization.decision.allows_everything() {
+            return;
+        }
+        match self.authorizer.options().errors.response {
+            ErrorLocation::Errors => {
+                let mut errors = authorization.decision.errors();
+                errors.append(&mut response.errors);
+                response.errors = errors;
+            }
+            ErrorLocation::Extensions => {
+                response.extensions.insert(
+                    "authorizationErrors".to_string(),
+                    Value::Array(authorization.decision.errors()),
+                );
+            }
+            ErrorLocation::Disabled => {}
+        }
+    }
+}
+
+fn unauthenticated() -> RequestError {
+    RequestError::new(401, "The request is not authenticated.", "UNAUTHENTICATED")
+}
+
+/// The operation without what `authorization` removes, normalized for planning
+/// (`None` when nothing is removed).
+pub fn normalize_filtered(
+    supergraph: &Supergraph,
+    document: &ExecutableDocument,
+    operation: &executable::Operation,
+    variables: &serde_json::Map<String, Value>,
+    authorization: &Authorization,
+) -> Result<Option<crate::plan::Operation>, crate::plan::PlanError> {
+    if !authorization.filters {
+        return Ok(None);
+    }
+    let filtered = dictamesh_governance::authz::filter_document(document, &authorization.decision);
+    let filtered_operation = match &operation.name {
+        Some(name) => filtered.operations.named.get(name),
+        None => filtered.operations.anonymous.as_ref(),
+    };
+    let filtered_operation = filtered_operation.ok_or_else(|| {
+        crate::plan::PlanError::InvalidDocument("the operation vanished while filtering it".to_string())
+    })?;
+    Ok(Some(crate::plan::normalize_operation(
+        supergraph,
+        &filtered,
+        filtered_operation,
+        variables,
+    )?))
+}
