@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// Also benchmark this Hive Router binary on the same supergraph.
     #[arg(long)]
     hive_router: Option<PathBuf>,
+    /// Whether the router records OpenTelemetry spans (`off`: none, to measure their
+    /// cost; metrics are always recorded).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    router_tracing: String,
 }
 
 /// One router's figures.
@@ -103,7 +107,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .arg(&supergraph_path)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
-        .env("DICTAMESH_LOG", "error");
+        .env("DICTAMESH_LOG", "error")
+        .env("DICTAMESH_TRACING", &args.router_tracing);
     results.push(measure("dictamesh", command, port, &body, &script, &args).await?);
 
     if let Some(hive) = &args.hive_router {

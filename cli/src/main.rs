@@ -40,18 +40,36 @@ enum Command {
     Bench(bench_command::BenchArgs),
 }
 
-fn init_logging() {
+/// Logs to stderr (`DICTAMESH_LOG` filters, `DICTAMESH_LOG_FORMAT=json` for JSON) and,
+/// unless `DICTAMESH_TRACING=off`, records spans with OpenTelemetry (trace ids passed
+/// on to subgraphs; exported over OTLP when the binary has the `otlp` feature and
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set). Returns the tracer provider to flush at exit.
+fn init_logging(service: &str) -> Option<dictamesh_router::telemetry::otel::SdkTracerProvider> {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_from_env("DICTAMESH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("DICTAMESH_LOG_FORMAT").is_ok_and(|f| f == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
+    let logs = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logs = if json {
+        logs.json().with_filter(filter).boxed()
     } else {
-        builder.init();
+        logs.with_filter(filter).boxed()
+    };
+    let tracing_on = std::env::var("DICTAMESH_TRACING").map_or(true, |v| v != "off");
+    let (provider, problem) =
+        match tracing_on.then(|| dictamesh_router::telemetry::otel::tracer_provider(service)) {
+            Some(Ok(provider)) => (Some(provider), None),
+            Some(Err(problem)) => (None, Some(problem)),
+            None => (None, None),
+        };
+    let spans = provider.as_ref().map(dictamesh_router::telemetry::otel::layer);
+    tracing_subscriber::registry().with(logs).with(spans).init();
+    if let Some(problem) = problem {
+        tracing::warn!("{problem}; spans are not exported");
     }
+    provider
 }
 
 /// Runs an async command on a multi-threaded runtime.
@@ -65,7 +83,13 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(future: F) -> a
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    let service = match &cli.command {
+        Command::Router(_) | Command::Dev(_) => "dictamesh-router",
+        Command::Subgraph(_) => "dictamesh-subgraph",
+        Command::Catalog(_) => "dictamesh-catalog",
+        _ => "dictamesh",
+    };
+    let tracing = init_logging(service);
     let result = match cli.command {
         Command::Catalog(args) => block_on(catalog::run(args)),
         Command::Compose(args) => compose_command::run(args),
@@ -75,6 +99,11 @@ fn main() -> ExitCode {
         Command::Plan(args) => block_on(router_command::plan(args)),
         Command::Bench(args) => block_on(bench_command::run(args)),
     };
+    if let Some(provider) = tracing
+        && let Err(error) = provider.shutdown()
+    {
+        eprintln!("warning: spans may not all be exported: {error}");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -92,3 +92,112 @@ fn router_refuses_bad_supergraphs_and_configurations() {
     ]);
     assert_fails_with(&bad_key, &["router.yaml:3", "max_dept"]);
 }
+
+/// A products subgraph that signals each request on `received`, then answers after
+/// 500 ms.
+fn slow_products(received: std::sync::mpsc::Sender<()>) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let received = received.clone();
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                while let Ok(read) = stream.read(&mut buffer) {
+                    if read == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buffer[..read]);
+                    let text = String::from_utf8_lossy(&request);
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break;
+                        }
+                    }
+                }
+                let _ = received.send(());
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                let body = r#"{"data":{"products":[{"id":"1"}]}}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            });
+        }
+    });
+    address
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_finishes_requests_in_flight_then_exits() {
+    let dir = scratch_dir("sigterm");
+    let (received, request_arrived) = std::sync::mpsc::channel();
+    let products = slow_products(received);
+    std::fs::write(dir.join("supergraph.graphql"), SUPERGRAPH).expect("write supergraph");
+    std::fs::write(
+        dir.join("router.yaml"),
+        format!("traffic_shaping:\n  subgraphs:\n    products: {{ url: \"http://{products}/\" }}\n"),
+    )
+    .expect("write config");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut router = Command::new(env!("CARGO_BIN_EXE_dictamesh"))
+        .args(["router", "--supergraph"])
+        .arg(dir.join("supergraph.graphql"))
+        .arg("--config")
+        .arg(dir.join("router.yaml"))
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("DICTAMESH_LOG", "error")
+        .spawn()
+        .expect("start the router");
+    let client = reqwest::blocking::Client::new();
+    let live = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(25));
+        client
+            .get(format!("http://127.0.0.1:{port}/health/live"))
+            .send()
+            .is_ok()
+    });
+    assert!(live, "the router starts");
+    let query = std::thread::spawn(move || {
+        client
+            .post(format!("http://127.0.0.1:{port}/graphql"))
+            .json(&serde_json::json!({"query": "{ products { id } }"}))
+            .send()
+            .and_then(|r| r.json::<serde_json::Value>())
+    });
+    request_arrived
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the query reaches the subgraph");
+    let terminated = Command::new("kill")
+        .args(["-TERM", &router.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(terminated.success());
+    let answer = query
+        .join()
+        .expect("the query thread")
+        .expect("the query is answered");
+    assert_eq!(answer, serde_json::json!({"data": {"products": [{"id": "1"}]}}));
+    let status = router.wait().expect("the router exits");
+    assert!(status.success(), "a clean exit after SIGTERM: {status}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens any more"
+    );
+}

@@ -12,10 +12,19 @@
 //! traffic_shaping:
 //!   http2: false
 //!   deduplicate_queries: true
-//!   all: { timeout: 30s }
+//!   all:
+//!     timeout: 30s
+//!     retry: { max_attempts: 3, initial_backoff: 50ms, max_backoff: 2s, jitter: true }
+//!     circuit_breaker: { failure_rate_threshold: 0.5, window_size: 20, minimum_calls: 10, wait_in_open: 5s }
 //!   subgraphs:
 //!     products: { timeout: 5s, url: "http://products:4001/graphql" }
+//!   router:
+//!     rate_limit: { per_second: 50, burst: 100, key: { header: x-client-id } }
+//!     max_concurrent_requests: 512
 //! override_labels: [beta]
+//! headers:
+//!   all:
+//!     - propagate: { named: authorization }
 //! authentication:
 //!   jwt:
 //!     jwks: [{ url: "https://issuer.example/.well-known/jwks.json", poll_interval: 60s }]
@@ -34,10 +43,16 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use dictamesh::config::BreakerConfig;
+use dictamesh::config::RetryPolicy;
 use serde::Deserialize;
 
 use crate::compose::env_expansion::expand_env;
+use crate::headers::HeadersConfig;
 use crate::request::OperationLimits;
+use crate::resilience::SubgraphGuard;
+use crate::resilience::SubgraphPolicy;
+use crate::traffic::RouterTrafficConfig;
 
 /// What is wrong with a configuration file.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +120,9 @@ pub struct RouterConfig {
     /// Query plans kept in the cache.
     #[serde(default = "default_cache_size")]
     pub plan_cache_size: usize,
+    /// Header propagation to subgraphs.
+    #[serde(default)]
+    pub headers: HeadersConfig,
     /// JWT authentication (none: every caller is anonymous).
     #[serde(default)]
     pub authentication: Option<dictamesh_governance::authn::AuthenticationConfig>,
@@ -194,18 +212,29 @@ pub struct TrafficShaping {
     /// Per subgraph name.
     #[serde(default)]
     pub subgraphs: HashMap<String, SubgraphTraffic>,
+    /// Limits on the router's clients: rate limit, concurrency.
+    #[serde(default)]
+    pub router: RouterTrafficConfig,
 }
 
-/// Settings for one subgraph.
+/// Settings for one subgraph (or, under `all`, for every subgraph). `retry` and
+/// `circuit_breaker` have the kit's schema; a subgraph's block replaces the one
+/// under `all` as a whole.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SubgraphTraffic {
-    /// Request timeout, e.g. `30s`, `500ms`.
+    /// Deadline of one attempt, e.g. `30s`, `500ms`.
     #[serde(default, deserialize_with = "duration")]
     pub timeout: Option<Duration>,
     /// A URL replacing the supergraph's routing URL.
     #[serde(default)]
     pub url: Option<String>,
+    /// Retries of failed queries (mutations are never retried).
+    #[serde(default)]
+    pub retry: Option<RetryPolicy>,
+    /// The circuit breaker.
+    #[serde(default)]
+    pub circuit_breaker: Option<BreakerConfig>,
 }
 
 impl Default for TrafficShaping {
@@ -215,6 +244,7 @@ impl Default for TrafficShaping {
             deduplicate_queries: true,
             all: SubgraphTraffic::default(),
             subgraphs: HashMap::new(),
+            router: RouterTrafficConfig::default(),
         }
     }
 }
@@ -229,6 +259,58 @@ impl TrafficShaping {
             .unwrap_or(Duration::from_secs(30))
     }
 
+    /// The timeout, retries and circuit breaker of a subgraph: its own settings, else
+    /// those under `all`, else the defaults.
+    pub fn policy(&self, subgraph: &str) -> SubgraphPolicy {
+        let own = self.subgraphs.get(subgraph);
+        let defaults = SubgraphPolicy::default();
+        SubgraphPolicy {
+            timeout: self.timeout(subgraph),
+            retry: own
+                .and_then(|s| s.retry.clone())
+                .or_else(|| self.all.retry.clone())
+                .unwrap_or(defaults.retry),
+            circuit_breaker: own
+                .and_then(|s| s.circuit_breaker.clone())
+                .or_else(|| self.all.circuit_breaker.clone())
+                .unwrap_or(defaults.circuit_breaker),
+        }
+    }
+
+    /// Checks every subgraph's policy; the error names the key and its line in `text`.
+    fn check(&self, text: &str, path: &str) -> Result<(), ConfigError> {
+        if let Err(message) = self.router.check() {
+            let setting = message.split([' ', '.']).next().unwrap_or_default();
+            return Err(ConfigError::Invalid {
+                path: path.to_string(),
+                line: line_of(text, &["traffic_shaping", "router", setting]),
+                message: format!("traffic_shaping.router: {message}"),
+            });
+        }
+        let mut blocks: Vec<(Vec<&str>, String)> = vec![(vec!["traffic_shaping", "all"], String::new())];
+        for name in self.subgraphs.keys() {
+            blocks.push((vec!["traffic_shaping", "subgraphs", name.as_str()], name.clone()));
+        }
+        for (keys, subgraph) in blocks {
+            let policy = if subgraph.is_empty() {
+                self.policy("")
+            } else {
+                self.policy(&subgraph)
+            };
+            if let Err(message) = SubgraphGuard::new(&subgraph, policy) {
+                let setting = message.split([' ', '.']).next().unwrap_or_default();
+                let mut located = keys.clone();
+                located.push(setting);
+                return Err(ConfigError::Invalid {
+                    path: path.to_string(),
+                    line: line_of(text, &located),
+                    message: format!("{}: {message}", keys.join(".")),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The URL for a subgraph: the configured override or the routing URL.
     pub fn url(&self, subgraph: &str, routing_url: &str) -> String {
         self.subgraphs
@@ -236,6 +318,31 @@ impl TrafficShaping {
             .and_then(|s| s.url.clone())
             .unwrap_or_else(|| routing_url.to_string())
     }
+}
+
+/// The line where the nested `keys` appear in YAML `text` (each found after the one
+/// before), or that of the last one found; 0 when none is.
+fn line_of(text: &str, keys: &[&str]) -> usize {
+    let mut line = 0;
+    let mut rest = keys.iter().peekable();
+    for (index, content) in text.lines().enumerate() {
+        while let Some(key) = rest.peek() {
+            let found = content.match_indices(&format!("{key}:")).any(|(at, _)| {
+                at == 0
+                    || !content.as_bytes()[at - 1].is_ascii_alphanumeric()
+                        && content.as_bytes()[at - 1] != b'_'
+            });
+            if !found {
+                break;
+            }
+            line = index + 1;
+            rest.next();
+        }
+        if rest.peek().is_none() {
+            break;
+        }
+    }
+    line
 }
 
 /// Parses `30s`, `500ms`, `2m` or a number of milliseconds.
@@ -301,11 +408,18 @@ impl RouterConfig {
                 ..RouterConfig::default()
             });
         }
-        serde_yaml::from_str(&expanded).map_err(|error| ConfigError::Invalid {
+        let config: RouterConfig = serde_yaml::from_str(&expanded).map_err(|error| ConfigError::Invalid {
             path: path.to_string(),
             line: error.location().map(|l| l.line()).unwrap_or(0),
             message: error.to_string(),
-        })
+        })?;
+        config.traffic_shaping.check(&expanded, path)?;
+        config.headers.check().map_err(|message| ConfigError::Invalid {
+            path: path.to_string(),
+            line: line_of(&expanded, &["headers"]),
+            message,
+        })?;
+        Ok(config)
     }
 }
 
@@ -344,5 +458,58 @@ mod tests {
         let unset =
             RouterConfig::from_yaml("listen: ${env.NOPE}\n", "router.yaml", |_| None).expect_err("unset");
         assert!(unset.to_string().contains("NOPE"), "{unset}");
+    }
+
+    #[test]
+    fn resilience_uses_the_kit_schema_per_subgraph_over_all() {
+        let yaml = "traffic_shaping:\n  all:\n    retry: { max_attempts: 2 }\n  subgraphs:\n    products:\n      timeout: 1s\n      circuit_breaker: { window_size: 4, minimum_calls: 4, wait_in_open: 2s }\n";
+        let config = RouterConfig::from_yaml(yaml, "router.yaml", |_| None).expect("valid configuration");
+        let products = config.traffic_shaping.policy("products");
+        assert_eq!(products.timeout, Duration::from_secs(1));
+        assert_eq!(products.retry.max_attempts, 2, "inherited from all");
+        assert_eq!(products.circuit_breaker.window_size, 4);
+        assert_eq!(products.circuit_breaker.wait_in_open, Duration::from_secs(2));
+        let reviews = config.traffic_shaping.policy("reviews");
+        assert_eq!(reviews.circuit_breaker, BreakerConfig::default());
+    }
+
+    #[test]
+    fn bad_resilience_settings_name_the_key_and_the_line() {
+        let yaml = "traffic_shaping:\n  subgraphs:\n    products:\n      timeout: 1s\n      circuit_breaker:\n        failure_rate_threshold: 2.0\n";
+        let error = RouterConfig::from_yaml(yaml, "router.yaml", |_| None).expect_err("threshold above 1");
+        let text = error.to_string();
+        assert!(text.contains("router.yaml:5"), "{text}");
+        assert!(text.contains("traffic_shaping.subgraphs.products"), "{text}");
+        assert!(text.contains("failure_rate_threshold"), "{text}");
+        let unknown = RouterConfig::from_yaml(
+            "traffic_shaping:\n  all:\n    retry: { max_attempt: 2 }\n",
+            "router.yaml",
+            |_| None,
+        )
+        .expect_err("unknown key");
+        assert!(unknown.to_string().contains("max_attempt"), "{unknown}");
+    }
+
+    #[test]
+    fn client_limits_are_read_and_checked() {
+        let yaml = "traffic_shaping:\n  router:\n    rate_limit: { per_second: 5, burst: 10, key: { header: x-client-id } }\n    max_concurrent_requests: 64\n";
+        let config = RouterConfig::from_yaml(yaml, "router.yaml", |_| None).expect("valid configuration");
+        let router = &config.traffic_shaping.router;
+        assert_eq!(router.max_concurrent_requests, Some(64));
+        assert_eq!(
+            router.rate_limit.as_ref().map(|r| r.key.clone()),
+            Some(crate::traffic::ClientKey::Header("x-client-id".into()))
+        );
+        let error = RouterConfig::from_yaml(
+            "traffic_shaping:\n  router:\n    rate_limit: { per_second: 0, burst: 1 }\n",
+            "router.yaml",
+            |_| None,
+        )
+        .expect_err("no tokens");
+        let text = error.to_string();
+        assert!(
+            text.contains("router.yaml:3") && text.contains("per_second"),
+            "{text}"
+        );
     }
 }

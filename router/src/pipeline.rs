@@ -12,6 +12,7 @@ use apollo_compiler::validation::Valid;
 use dictamesh::events::feed::ChangeFeed;
 use serde_json::Map;
 use serde_json::Value;
+use tracing::Instrument;
 
 use crate::execute::Executor;
 use crate::execute::GraphQLResponse;
@@ -27,9 +28,11 @@ use crate::request::GraphQLRequest;
 use crate::request::OperationLimits;
 use crate::request::ParsedDocument;
 use crate::request::RequestError;
+use crate::resilience::SubgraphGuard;
 use crate::subscriptions::EntityChangeSubscriptions;
 use crate::subscriptions::EventStream;
 use crate::supergraph::Supergraph;
+use crate::telemetry::RouterMetrics;
 
 /// What the pipeline allows and how it plans.
 #[derive(Debug, Clone)]
@@ -47,6 +50,8 @@ pub struct PipelineOptions {
     pub document_cache_size: usize,
     /// Automatic persisted queries: how many to remember (`None`: APQ off).
     pub apq_cache_size: Option<usize>,
+    /// The metrics the pipeline records into (shared across reloads).
+    pub metrics: Arc<RouterMetrics>,
     /// Serve `Subscription.entityChanged` (the API schema gains it).
     pub subscriptions: bool,
 }
@@ -60,6 +65,7 @@ impl Default for PipelineOptions {
             plan_cache_size: 1024,
             document_cache_size: 1024,
             apq_cache_size: Some(1000),
+            metrics: Arc::new(RouterMetrics::new()),
             subscriptions: false,
         }
     }
@@ -110,7 +116,14 @@ impl Pipeline {
             .collect();
         let subscriptions = options
             .subscriptions
-            .then(|| EntityChangeSubscriptions::new(&supergraph, client.clone(), settings.clone()))
+            .then(|| {
+                EntityChangeSubscriptions::new(
+                    &supergraph,
+                    client.clone(),
+                    settings.clone(),
+                    options.metrics.clone(),
+                )
+            })
             .and_then(|built| {
                 built
                     .map_err(|reason| tracing::warn!(%reason, "entityChanged subscriptions are off"))
@@ -123,7 +136,7 @@ impl Pipeline {
                 .map_or_else(|| supergraph.api_schema.clone(), |s| s.api_schema().clone()),
             subscriptions,
             planner: QueryPlanner::new(supergraph.clone(), options.plan_cache_size),
-            executor: Executor::new(supergraph.clone(), client, settings),
+            executor: Executor::new(supergraph.clone(), client, settings, options.metrics.clone()),
             documents: DocumentCache::new(options.document_cache_size),
             apq: options.apq_cache_size.map(ApqCache::new),
             governance: Governance::directives_only(&supergraph),
@@ -159,6 +172,16 @@ impl Pipeline {
         &self.supergraph
     }
 
+    /// The metrics this pipeline records into.
+    pub fn metrics(&self) -> &Arc<RouterMetrics> {
+        &self.options.metrics
+    }
+
+    /// The subgraphs' guards (timeouts, retries, circuit breakers).
+    pub fn guards(&self) -> &[Arc<SubgraphGuard>] {
+        self.executor.guards()
+    }
+
     /// The override labels enabled for one request.
     fn draw_labels(&self) -> HashSet<String> {
         let mut labels = self.options.override_labels.clone();
@@ -188,8 +211,25 @@ impl Pipeline {
     }
 
     /// Runs one GraphQL request for `caller`; `expose_plan` adds the plan to
-    /// `extensions`.
+    /// `extensions`. The request is counted by operation name and status, in a
+    /// `graphql.operation` span.
     pub async fn execute_as(
+        &self,
+        request: &GraphQLRequest,
+        method: RequestMethod,
+        expose_plan: bool,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<GraphQLResponse, RequestError> {
+        let observed = crate::telemetry::operation::Observed::start(request);
+        let result = self
+            .run(request, method, expose_plan, caller)
+            .instrument(observed.span().clone())
+            .await;
+        observed.finish(&self.options.metrics, &result, |query| self.documents.get(query));
+        result
+    }
+
+    async fn run(
         &self,
         request: &GraphQLRequest,
         method: RequestMethod,
@@ -258,16 +298,26 @@ impl Pipeline {
                 &authorization,
             )
         };
-        let prepared = self
-            .planner
-            .plan_cached_filtered(key, normalize, filtered, &labels)
-            .map_err(|e| match e {
-                PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
-                e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
-            })?;
+        let missed = std::sync::atomic::AtomicBool::new(false);
+        let normalize = || {
+            missed.store(true, std::sync::atomic::Ordering::Relaxed);
+            normalize()
+        };
+        let planned = tracing::info_span!("graphql.plan").in_scope(|| {
+            self.planner
+                .plan_cached_filtered(key, normalize, filtered, &labels)
+        });
+        self.options
+            .metrics
+            .record_plan_cache(!missed.load(std::sync::atomic::Ordering::Relaxed));
+        let prepared = planned.map_err(|e| match e {
+            PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
+            e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
+        })?;
         let mut response = self
             .executor
             .execute(&prepared.plan, &prepared.operation, &variables, introspection)
+            .instrument(tracing::info_span!("graphql.execute"))
             .await;
         self.governance
             .report(&authorization, caller, operation.name.as_deref(), &mut response);

@@ -14,8 +14,11 @@ use crate::http::HttpOptions;
 use crate::http::RouterState;
 use crate::pipeline::Pipeline;
 use crate::pipeline::PipelineOptions;
+use crate::resilience::SubgraphGuard;
 use crate::supergraph::Supergraph;
 use crate::supergraph::SupergraphError;
+use crate::telemetry::RouterMetrics;
+use crate::traffic::TrafficLimits;
 
 /// Why the router cannot start (or reload).
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,22 @@ pub enum StartError {
     /// The supergraph is not usable.
     #[error(transparent)]
     Supergraph(#[from] SupergraphError),
+    /// A subgraph's header rules are invalid.
+    #[error("headers for subgraph '{subgraph}': {message}")]
+    Headers {
+        /// The subgraph.
+        subgraph: String,
+        /// The bad rule.
+        message: String,
+    },
+    /// A subgraph's resilience settings are invalid.
+    #[error("traffic_shaping for subgraph '{subgraph}': {message}")]
+    Resilience {
+        /// The subgraph.
+        subgraph: String,
+        /// The bad setting.
+        message: String,
+    },
     /// Authentication or authorization cannot start (a JWKS or policy file).
     #[error(transparent)]
     Governance(#[from] crate::governance::GovernanceError),
@@ -88,6 +107,12 @@ pub fn http_options(config: &RouterConfig) -> HttpOptions {
         csrf_prevention: config.http.csrf_prevention,
         console: config.http.console,
         expose_plans: config.http.expose_query_plans,
+        traffic: Arc::new(
+            TrafficLimits::new(&config.traffic_shaping.router).unwrap_or_else(|error| {
+                tracing::error!(%error, "traffic_shaping.router is invalid; no client limits");
+                TrafficLimits::default()
+            }),
+        ),
     }
 }
 
@@ -99,11 +124,22 @@ pub fn subgraph_client(config: &RouterConfig) -> SubgraphClient {
     })
 }
 
-/// Builds the pipeline for a supergraph SDL.
+/// Builds the pipeline for a supergraph SDL, with fresh metrics.
 pub fn build_pipeline(
     sdl: &str,
     config: &RouterConfig,
     client: SubgraphClient,
+) -> Result<Pipeline, StartError> {
+    build_observed_pipeline(sdl, config, client, Arc::new(RouterMetrics::new()))
+}
+
+/// Builds the pipeline for a supergraph SDL, recording into `metrics` (a reload keeps
+/// the router's).
+pub fn build_observed_pipeline(
+    sdl: &str,
+    config: &RouterConfig,
+    client: SubgraphClient,
+    metrics: Arc<RouterMetrics>,
 ) -> Result<Pipeline, StartError> {
     let supergraph = Arc::new(Supergraph::parse(sdl)?);
     let settings = SubgraphSettings {
@@ -112,11 +148,31 @@ pub fn build_pipeline(
             .iter()
             .map(|s| config.traffic_shaping.url(&s.name, &s.url))
             .collect(),
-        timeouts: supergraph
+        guards: supergraph
             .subgraphs
             .iter()
-            .map(|s| config.traffic_shaping.timeout(&s.name))
-            .collect(),
+            .map(|s| {
+                SubgraphGuard::new(&s.name, config.traffic_shaping.policy(&s.name))
+                    .map(Arc::new)
+                    .map_err(|message| StartError::Resilience {
+                        subgraph: s.name.clone(),
+                        message,
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        header_rules: supergraph
+            .subgraphs
+            .iter()
+            .map(|s| {
+                config
+                    .headers
+                    .rules_for(&s.name)
+                    .map_err(|message| StartError::Headers {
+                        subgraph: s.name.clone(),
+                        message,
+                    })
+            })
+            .collect::<Result<_, _>>()?,
         deduplicate: config.traffic_shaping.deduplicate_queries,
     };
     let options = PipelineOptions {
@@ -126,6 +182,7 @@ pub fn build_pipeline(
         plan_cache_size: config.plan_cache_size,
         document_cache_size: config.plan_cache_size,
         apq_cache_size: config.apq.enabled.then_some(config.apq.cache_size),
+        metrics,
         subscriptions: config.subscriptions.enabled,
     };
     let governance = crate::governance::Governance::new(
@@ -150,7 +207,7 @@ pub async fn serve(
     state: Arc<RouterState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = crate::http::app(state.clone());
+    let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
@@ -251,7 +308,8 @@ async fn reload_once(
     if sdl == loaded.sdl && !config_changed {
         return;
     }
-    match build_pipeline(&sdl, &loaded.config, subgraph_client(&loaded.config)) {
+    let metrics = state.metrics().clone();
+    match build_observed_pipeline(&sdl, &loaded.config, subgraph_client(&loaded.config), metrics) {
         Ok(pipeline) => {
             state.replace_pipeline(pipeline);
             state.replace_options(http_options(&loaded.config));

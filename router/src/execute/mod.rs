@@ -9,7 +9,6 @@ mod response;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -17,16 +16,21 @@ use futures::future::join_all;
 use serde_json::Map;
 use serde_json::Value;
 use serde_json::json;
+use tracing::Instrument;
 
 pub use self::response::write_data;
 use crate::fetch::FetchError;
+use crate::fetch::SendOptions;
 use crate::fetch::SubgraphClient;
+use crate::headers::HeaderRules;
 use crate::plan::FetchNode;
 use crate::plan::Operation;
 use crate::plan::PathElement;
 use crate::plan::PlanNode;
 use crate::plan::QueryPlan;
+use crate::resilience::SubgraphGuard;
 use crate::supergraph::Supergraph;
+use crate::telemetry::RouterMetrics;
 
 /// A GraphQL response: `data` (absent on request errors), `errors` and `extensions`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,13 +99,15 @@ pub fn graphql_error(message: impl Into<String>, code: &str) -> Value {
     json!({ "message": message.into(), "extensions": { "code": code } })
 }
 
-/// Where subgraph requests go and how long they may take.
-#[derive(Debug, Clone)]
+/// Where subgraph requests go and how they are guarded.
+#[derive(Clone)]
 pub struct SubgraphSettings {
     /// Per subgraph (by index): where its requests go.
     pub urls: Vec<String>,
-    /// Per subgraph (by index): timeout.
-    pub timeouts: Vec<Duration>,
+    /// Per subgraph (by index): timeout, retries and circuit breaker.
+    pub guards: Vec<Arc<SubgraphGuard>>,
+    /// Per subgraph (by index): which client headers it gets.
+    pub header_rules: Vec<HeaderRules>,
     /// Identical query requests to a subgraph in flight at the same time share one
     /// exchange.
     pub deduplicate: bool,
@@ -112,6 +118,7 @@ pub struct Executor {
     supergraph: Arc<Supergraph>,
     client: SubgraphClient,
     settings: SubgraphSettings,
+    metrics: Arc<RouterMetrics>,
 }
 
 /// The state of one execution: the merged data and the errors so far.
@@ -129,12 +136,18 @@ impl ExecutionState {
 }
 
 impl Executor {
-    /// An executor for a supergraph.
-    pub fn new(supergraph: Arc<Supergraph>, client: SubgraphClient, settings: SubgraphSettings) -> Self {
+    /// An executor for a supergraph; fetches are counted in `metrics`.
+    pub fn new(
+        supergraph: Arc<Supergraph>,
+        client: SubgraphClient,
+        settings: SubgraphSettings,
+        metrics: Arc<RouterMetrics>,
+    ) -> Self {
         Executor {
             supergraph,
             client,
             settings,
+            metrics,
         }
     }
 
@@ -277,22 +290,76 @@ impl Executor {
             .get(fetch.graph)
             .map(String::as_str)
             .unwrap_or_default();
-        let timeout = self
-            .settings
-            .timeouts
-            .get(fetch.graph)
-            .copied()
-            .unwrap_or(Duration::from_secs(30));
-        let deduplicate =
-            self.settings.deduplicate && fetch.operation_kind == apollo_compiler::ast::OperationType::Query;
-        self.client.send(url, body, timeout, deduplicate).await
+        let Some(guard) = self.settings.guards.get(fetch.graph) else {
+            return Err(FetchError::InvalidUrl {
+                url: url.to_string(),
+                message: format!("no settings for subgraph '{}'", fetch.subgraph_name),
+            });
+        };
+        let send = SendOptions {
+            query: fetch.operation_kind == apollo_compiler::ast::OperationType::Query,
+            deduplicate: self.settings.deduplicate,
+        };
+        let span = tracing::info_span!(
+            "subgraph.fetch",
+            otel.kind = "client",
+            subgraph.name = %fetch.subgraph_name,
+            otel.status_code = tracing::field::Empty,
+        );
+        let mut headers = http::HeaderMap::new();
+        if let Some(rules) = self.settings.header_rules.get(fetch.graph)
+            && !rules.is_empty()
+        {
+            rules.apply(&crate::headers::client_headers(), &mut headers);
+        }
+        crate::telemetry::trace_context::inject(&span, &mut headers);
+        let started = std::time::Instant::now();
+        let metrics = self.metrics.clone();
+        let subgraph = fetch.subgraph_name.clone();
+        let on_retry = move || metrics.record_retry(&subgraph);
+        let result = self
+            .client
+            .send(url, body, headers, guard, send, on_retry)
+            .instrument(span.clone())
+            .await;
+        let outcome = match &result {
+            Ok(response) if response.errors.is_empty() => "ok",
+            Ok(_) => "graphql_error",
+            Err(FetchError::Timeout(_)) => "timeout",
+            Err(FetchError::CircuitOpen { .. }) => "circuit_open",
+            Err(_) => "http_error",
+        };
+        if outcome != "ok" {
+            span.record("otel.status_code", "ERROR");
+        }
+        self.metrics
+            .record_fetch(&fetch.subgraph_name, outcome, started.elapsed());
+        result
+    }
+
+    /// The guards of the subgraphs, by index.
+    pub fn guards(&self) -> &[Arc<SubgraphGuard>] {
+        &self.settings.guards
     }
 
     fn fetch_error(&self, fetch: &FetchNode, error: &FetchError, path: Option<Vec<Value>>) -> Value {
+        let (message, code) = match error {
+            FetchError::CircuitOpen { .. } => (
+                format!(
+                    "Subgraph '{}' is unavailable: its circuit breaker is open",
+                    fetch.subgraph_name
+                ),
+                "SUBREQUEST_CIRCUIT_OPEN",
+            ),
+            _ => (
+                format!("HTTP fetch failed from '{}': {error}", fetch.subgraph_name),
+                "SUBREQUEST_HTTP_ERROR",
+            ),
+        };
         let mut value = json!({
-            "message": format!("HTTP fetch failed from '{}': {error}", fetch.subgraph_name),
+            "message": message,
             "extensions": {
-                "code": "SUBREQUEST_HTTP_ERROR",
+                "code": code,
                 "service": fetch.subgraph_name,
                 "reason": error.to_string(),
             }

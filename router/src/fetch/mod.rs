@@ -1,6 +1,7 @@
 //! Sending one operation to one subgraph: a pooled HTTP client (HTTP/1.1 keep-alive,
 //! and HTTP/2 when the subgraph URL says `h2c` through [`SubgraphClient::new`]'s
-//! options), a timeout per subgraph, and errors that name the subgraph.
+//! options), each exchange run by the subgraph's [`SubgraphGuard`] (timeout, retries,
+//! circuit breaker), and errors that name the subgraph.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,6 +20,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+
+use crate::resilience::SubgraphGuard;
 
 /// A subgraph's answer: the `data` and `errors` of its GraphQL response.
 #[derive(Debug, Default)]
@@ -57,6 +60,12 @@ pub enum FetchError {
     /// The body is not a GraphQL response.
     #[error("invalid response: {0}")]
     InvalidResponse(String),
+    /// The subgraph's circuit breaker is open: the request was not sent.
+    #[error("the circuit breaker of subgraph '{subgraph}' is open")]
+    CircuitOpen {
+        /// The subgraph.
+        subgraph: String,
+    },
 }
 
 /// How the client talks to subgraphs.
@@ -104,19 +113,49 @@ impl SubgraphClient {
         }
     }
 
-    /// POSTs a GraphQL request body to `url` and reads the GraphQL response. With
-    /// `deduplicate`, a request identical to one already in flight (same URL and body)
-    /// waits for that one's answer instead of being sent again (for queries only).
+    /// POSTs a GraphQL request body to `url` through `guard` and reads the GraphQL
+    /// response. A `query` may be retried and, with `deduplicate`, a query identical
+    /// to one already in flight (same URL and body) waits for that one's answer
+    /// instead of being sent again. `headers` go with every attempt; `on_retry` hears
+    /// of each retry.
     pub async fn send(
         &self,
         url: &str,
         body: Bytes,
-        timeout: Duration,
-        deduplicate: bool,
+        headers: http::HeaderMap,
+        guard: &Arc<SubgraphGuard>,
+        send: SendOptions,
+        on_retry: impl Fn() + Send + Sync + 'static,
     ) -> Result<SubgraphResponse, FetchError> {
-        let exchange = exchange(self.client.clone(), url.to_string(), body.clone(), timeout);
-        let (status, bytes) = if deduplicate {
-            self.inflight.share((url.to_string(), body), exchange).await?
+        let client = self.client.clone();
+        let target = url.to_string();
+        let payload = body.clone();
+        let guard = guard.clone();
+        let retry = send.query;
+        let sent_headers = headers.clone();
+        let exchange = async move {
+            guard
+                .call(
+                    retry,
+                    || {
+                        exchange(
+                            client.clone(),
+                            target.clone(),
+                            payload.clone(),
+                            sent_headers.clone(),
+                        )
+                    },
+                    on_retry,
+                )
+                .await
+        };
+        let (status, bytes) = if send.query && send.deduplicate {
+            let key = InflightKey {
+                url: url.to_string(),
+                body,
+                headers: sharing_headers(&headers),
+            };
+            self.inflight.share(key, exchange).await?
         } else {
             exchange.await?
         };
@@ -124,23 +163,52 @@ impl SubgraphClient {
     }
 }
 
+/// How one subgraph request may be sent.
+#[derive(Debug, Clone, Copy)]
+pub struct SendOptions {
+    /// The operation is a query: it may be retried and shared.
+    pub query: bool,
+    /// Share identical queries in flight.
+    pub deduplicate: bool,
+}
+
 /// What an exchange yields: the status and the body.
-type Exchange = Result<(u16, Bytes), FetchError>;
+pub type Exchange = Result<(u16, Bytes), FetchError>;
 
 /// An exchange several requests wait for.
 type SharedExchange = Shared<BoxFuture<'static, Exchange>>;
 
-/// Requests in flight, by URL and body: identical ones share one exchange.
+/// What makes two requests identical: the URL, the body and the headers sent (the
+/// trace context aside: each request has its own).
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct InflightKey {
+    url: String,
+    body: Bytes,
+    headers: Vec<(String, Bytes)>,
+}
+
+/// The headers two requests must share to share an exchange, in a stable order.
+fn sharing_headers(headers: &http::HeaderMap) -> Vec<(String, Bytes)> {
+    let mut shared: Vec<(String, Bytes)> = headers
+        .iter()
+        .filter(|(name, _)| !matches!(name.as_str(), "traceparent" | "tracestate"))
+        .map(|(name, value)| (name.to_string(), Bytes::copy_from_slice(value.as_bytes())))
+        .collect();
+    shared.sort();
+    shared
+}
+
+/// Requests in flight, by [`InflightKey`]: identical ones share one exchange.
 #[derive(Clone, Default)]
 struct Inflight {
-    requests: Arc<Mutex<HashMap<(String, Bytes), SharedExchange>>>,
+    requests: Arc<Mutex<HashMap<InflightKey, SharedExchange>>>,
 }
 
 impl Inflight {
     /// Joins the exchange in flight for `key`, or starts `exchange` for it.
     async fn share(
         &self,
-        key: (String, Bytes),
+        key: InflightKey,
         exchange: impl Future<Output = Exchange> + Send + 'static,
     ) -> Exchange {
         let shared = {
@@ -175,9 +243,9 @@ async fn exchange(
     client: Client<HttpConnector, Full<Bytes>>,
     url: String,
     body: Bytes,
-    timeout: Duration,
+    headers: http::HeaderMap,
 ) -> Exchange {
-    let request = http::Request::post(url.as_str())
+    let mut request = http::Request::post(url.as_str())
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(
             http::header::ACCEPT,
@@ -188,23 +256,19 @@ async fn exchange(
             url: url.clone(),
             message: e.to_string(),
         })?;
-    let exchange = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| FetchError::Http(error_chain(&e)))?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| FetchError::Http(e.to_string()))?
-            .to_bytes();
-        Ok::<_, FetchError>((status.as_u16(), bytes))
-    };
-    tokio::time::timeout(timeout, exchange)
+    request.headers_mut().extend(headers);
+    let response = client
+        .request(request)
         .await
-        .map_err(|_| FetchError::Timeout(timeout))?
+        .map_err(|e| FetchError::Http(error_chain(&e)))?;
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| FetchError::Http(e.to_string()))?
+        .to_bytes();
+    Ok((status.as_u16(), bytes))
 }
 
 /// Reads a subgraph's HTTP answer as a GraphQL response.
@@ -238,4 +302,21 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_share_an_exchange_only_with_the_same_headers_trace_context_aside() {
+        let headers = |authorization: &'static str, traceparent: &'static str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("authorization", http::HeaderValue::from_static(authorization));
+            headers.insert("traceparent", http::HeaderValue::from_static(traceparent));
+            sharing_headers(&headers)
+        };
+        assert_eq!(headers("Bearer a", "00-1-1-01"), headers("Bearer a", "00-2-2-01"));
+        assert_ne!(headers("Bearer a", "00-1-1-01"), headers("Bearer b", "00-1-1-01"));
+    }
 }

@@ -38,6 +38,8 @@ use crate::request::GraphQLRequest;
 use crate::request::RequestError;
 use crate::subscriptions::multipart;
 use crate::subscriptions::websocket;
+use crate::telemetry::RouterMetrics;
+use crate::traffic::TrafficLimits;
 use dictamesh::events::feed::ChangeFeed;
 
 /// The media type of GraphQL responses (GraphQL over HTTP).
@@ -59,6 +61,8 @@ pub struct HttpOptions {
     pub console: bool,
     /// Honour the [`EXPOSE_PLAN_HEADER`] request header.
     pub expose_plans: bool,
+    /// Client rate limit and concurrency limit.
+    pub traffic: Arc<TrafficLimits>,
 }
 
 impl Default for HttpOptions {
@@ -69,6 +73,7 @@ impl Default for HttpOptions {
             csrf_prevention: true,
             console: true,
             expose_plans: true,
+            traffic: Arc::new(TrafficLimits::default()),
         }
     }
 }
@@ -78,19 +83,26 @@ impl Default for HttpOptions {
 pub struct RouterState {
     pipeline: RwLock<Arc<Pipeline>>,
     options: RwLock<Arc<HttpOptions>>,
+    metrics: Arc<RouterMetrics>,
     change_feed: std::sync::OnceLock<Arc<dyn ChangeFeed>>,
     closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl RouterState {
-    /// State serving `pipeline`.
+    /// State serving `pipeline` (and the metrics it records into).
     pub fn new(pipeline: Pipeline, options: HttpOptions) -> Self {
         RouterState {
+            metrics: pipeline.metrics().clone(),
             pipeline: RwLock::new(Arc::new(pipeline)),
             options: RwLock::new(Arc::new(options)),
             change_feed: std::sync::OnceLock::new(),
             closing: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// The metrics every pipeline of this router records into.
+    pub fn metrics(&self) -> &Arc<RouterMetrics> {
+        &self.metrics
     }
 
     /// Ends every subscription stream (the router is shutting down; graceful
@@ -143,8 +155,13 @@ impl RouterState {
         }
     }
 
-    /// Uses new HTTP options from now on.
-    pub fn replace_options(&self, options: HttpOptions) {
+    /// Uses new HTTP options from now on (keeping the traffic limits' buckets and
+    /// slots when their configuration did not change).
+    pub fn replace_options(&self, mut options: HttpOptions) {
+        let current = self.options();
+        if current.traffic.config() == options.traffic.config() {
+            options.traffic = current.traffic.clone();
+        }
         let new = Arc::new(options);
         match self.options.write() {
             Ok(mut current) => *current = new,
@@ -159,6 +176,16 @@ pub fn app(state: Arc<RouterState>) -> Router {
     Router::new()
         .route("/", get(get_graphql_or_websocket).post(post_graphql))
         .route("/graphql", get(get_graphql_or_websocket).post(post_graphql))
+        .route_layer(axum::middleware::from_fn(crate::headers::keep_client_headers))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::telemetry::observe::observe_request,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::traffic::admit,
+        ))
+        .route("/metrics", get(crate::telemetry::observe::serve_metrics))
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -92,12 +92,15 @@ pub fn parse_document(
     if let Some(tokens) = limits.max_tokens {
         parser = parser.token_limit(tokens);
     }
-    let ast = parser
-        .parse_ast(query.as_ref(), "query.graphql")
-        .map_err(|with_errors| diagnostics_error(400, &with_errors.errors, "GRAPHQL_PARSE_FAILED"))?;
-    let document = ast
-        .to_executable_validate(schema)
-        .map_err(|with_errors| diagnostics_error(400, &with_errors.errors, "GRAPHQL_VALIDATION_FAILED"))?;
+    let ast = tracing::info_span!("graphql.parse").in_scope(|| {
+        parser
+            .parse_ast(query.as_ref(), "query.graphql")
+            .map_err(|with_errors| diagnostics_error(400, &with_errors.errors, "GRAPHQL_PARSE_FAILED"))
+    })?;
+    let document = tracing::info_span!("graphql.validate").in_scope(|| {
+        ast.to_executable_validate(schema)
+            .map_err(|with_errors| diagnostics_error(400, &with_errors.errors, "GRAPHQL_VALIDATION_FAILED"))
+    })?;
     let plan_variables = crate::plan::operation::plan_affecting_variables(&document);
     Ok(Arc::new(ParsedDocument {
         query,

@@ -30,13 +30,17 @@ use crate::execute::GraphQLResponse;
 use crate::execute::SubgraphSettings;
 use crate::execute::graphql_error;
 use crate::fetch::SubgraphClient;
+use crate::headers::HeaderRules;
 use crate::plan::PlanCacheKey;
 use crate::plan::PlanError;
 use crate::plan::PlanNode;
 use crate::plan::QueryPlanner;
 use crate::request::OperationLimits;
+use crate::resilience::SubgraphGuard;
+use crate::resilience::SubgraphPolicy;
 use crate::supergraph::GraphId;
 use crate::supergraph::Supergraph;
+use crate::telemetry::RouterMetrics;
 
 /// The topics `entityChanged` reads.
 pub const CHANGE_TOPICS: &str = "*.entity_changed";
@@ -70,6 +74,7 @@ impl EntityChangeSubscriptions {
         supergraph: &Supergraph,
         client: SubgraphClient,
         mut settings: SubgraphSettings,
+        metrics: Arc<RouterMetrics>,
     ) -> Result<Self, String> {
         let entities = schema::changeable_entities(supergraph);
         let api_schema = schema::extended_api_schema(supergraph, &entities)?;
@@ -80,17 +85,19 @@ impl EntityChangeSubscriptions {
             .position(|s| s.name == schema::EVENTS_GRAPH_NAME)
             .ok_or("the internal supergraph lost its events graph")?;
         settings.urls.resize(internal.subgraphs.len(), String::new());
-        let timeout = settings
-            .timeouts
-            .first()
-            .copied()
-            .unwrap_or(std::time::Duration::from_secs(30));
-        settings.timeouts.resize(internal.subgraphs.len(), timeout);
+        let events_guard = Arc::new(SubgraphGuard::new(
+            schema::EVENTS_GRAPH_NAME,
+            SubgraphPolicy::default(),
+        )?);
+        settings.guards.resize(internal.subgraphs.len(), events_guard);
+        settings
+            .header_rules
+            .resize(internal.subgraphs.len(), HeaderRules::default());
         Ok(EntityChangeSubscriptions {
             api_schema,
             entities,
             planner: QueryPlanner::new(internal.clone(), 256),
-            executor: Executor::new(internal.clone(), client, settings),
+            executor: Executor::new(internal.clone(), client, settings, metrics),
             internal,
             events_graph,
         })
@@ -319,15 +326,18 @@ mod tests {
 
     fn subscriptions(sdl: &str) -> Result<EntityChangeSubscriptions, String> {
         let supergraph = Supergraph::parse(sdl).unwrap();
+        let guard = Arc::new(SubgraphGuard::new("any", SubgraphPolicy::default()).unwrap());
         let settings = SubgraphSettings {
             urls: supergraph.subgraphs.iter().map(|s| s.url.clone()).collect(),
-            timeouts: vec![std::time::Duration::from_secs(5); supergraph.subgraphs.len()],
+            guards: vec![guard; supergraph.subgraphs.len()],
+            header_rules: vec![HeaderRules::default(); supergraph.subgraphs.len()],
             deduplicate: true,
         };
         EntityChangeSubscriptions::new(
             &supergraph,
             SubgraphClient::new(&ClientOptions::default()),
             settings,
+            Arc::new(RouterMetrics::new()),
         )
     }
 

@@ -2,5 +2,10 @@
 
 mod errors;
 mod features;
+mod headers;
 mod mesh;
 mod queries;
+mod resilience;
+mod shutdown;
+mod telemetry;
+mod traffic;

@@ -157,6 +157,8 @@ pub struct Mesh {
     pub state: Arc<RouterState>,
     /// The supergraph SDL.
     pub supergraph: String,
+    /// Each subgraph's own address (before any redirect), by name.
+    pub subgraphs: Vec<(String, SocketAddr)>,
 }
 
 /// Starts the three subgraphs and a router; `config` is the router's YAML and
@@ -184,11 +186,12 @@ pub async fn start(config: &str, redirect: Option<(&str, String)>) -> Mesh {
     )
     .await;
     let mut inputs = Vec::new();
-    for (name, address) in [
-        ("inventory", inventory),
-        ("products", products),
-        ("reviews", reviews),
-    ] {
+    let subgraphs = vec![
+        ("inventory".to_string(), inventory),
+        ("products".to_string(), products),
+        ("reviews".to_string(), reviews),
+    ];
+    for (name, address) in subgraphs.iter().map(|(name, address)| (name.as_str(), *address)) {
         let mut url = format!("http://{address}/graphql");
         if let Some((target, replacement)) = &redirect
             && *target == name
@@ -215,6 +218,7 @@ pub async fn start(config: &str, redirect: Option<(&str, String)>) -> Mesh {
         router,
         state,
         supergraph,
+        subgraphs,
     }
 }
 
