@@ -29,6 +29,7 @@ use crate::execute::GraphQLResponse;
 use crate::http::RouterState;
 use crate::pipeline::RequestMethod;
 use crate::request::GraphQLRequest;
+use crate::request::RequestError;
 
 /// The WebSocket subprotocol spoken.
 pub const PROTOCOL: &str = "graphql-transport-ws";
@@ -182,40 +183,40 @@ impl Connection {
 
 /// Runs one operation of the socket to its end.
 async fn run(state: Arc<RouterState>, outbox: Outbox, id: String, request: GraphQLRequest, caller: Caller) {
+    let message = match answer(&state, &outbox, &id, &request, &caller).await {
+        Ok(()) => json!({ "id": id, "type": "complete" }),
+        Err(error) => json!({ "id": id, "type": "error", "payload": error.errors }),
+    };
+    send(&outbox, message).await;
+}
+
+/// Sends the operation's results as `next` messages: every event of a
+/// subscription, the one response of a query or mutation.
+async fn answer(
+    state: &RouterState,
+    outbox: &Outbox,
+    id: &str,
+    request: &GraphQLRequest,
+    caller: &Caller,
+) -> Result<(), RequestError> {
     let pipeline = state.pipeline();
     match pipeline
-        .subscribe_as(&request, state.change_feed(), &caller)
-        .await
+        .subscribe_as(request, state.change_feed(), caller)
+        .await?
     {
-        Ok(Some(mut events)) => {
+        Some(mut events) => {
             while let Some(response) = events.next().await {
-                send_next(&outbox, &id, &response).await;
+                send_next(outbox, id, &response).await;
             }
         }
-        Ok(None) => match pipeline
-            .execute_as(&request, RequestMethod::Post, false, &caller)
-            .await
-        {
-            Ok(response) => send_next(&outbox, &id, &response).await,
-            Err(error) => {
-                send(
-                    &outbox,
-                    json!({ "id": id, "type": "error", "payload": error.errors }),
-                )
-                .await;
-                return;
-            }
-        },
-        Err(error) => {
-            send(
-                &outbox,
-                json!({ "id": id, "type": "error", "payload": error.errors }),
-            )
-            .await;
-            return;
+        None => {
+            let response = pipeline
+                .execute_as(request, RequestMethod::Post, false, caller)
+                .await?;
+            send_next(outbox, id, &response).await;
         }
     }
-    send(&outbox, json!({ "id": id, "type": "complete" })).await;
+    Ok(())
 }
 
 /// `next` with the response as the router wrote it (field order kept).

@@ -240,3 +240,29 @@ impl Mesh {
         self.post(json!({ "query": query })).await.1
     }
 }
+
+/// A subgraph stand-in that notifies `received` of each request, takes
+/// `delay`, then answers `response`; its address.
+pub async fn slow_subgraph<R>(
+    delay: std::time::Duration,
+    response: R,
+) -> (SocketAddr, std::sync::Arc<tokio::sync::Notify>)
+where
+    R: axum::response::IntoResponse + Clone + Send + Sync + 'static,
+{
+    let received = std::sync::Arc::new(tokio::sync::Notify::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let signal = received.clone();
+    let app = axum::Router::new().fallback(move || {
+        let signal = signal.clone();
+        let response = response.clone();
+        async move {
+            signal.notify_one();
+            tokio::time::sleep(delay).await;
+            response
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, received)
+}

@@ -2,7 +2,6 @@
 //! SIGTERM or Ctrl-C), the router stops accepting connections, finishes the requests
 //! in flight, then returns.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use dictamesh_router::server;
@@ -12,19 +11,11 @@ use crate::mesh;
 
 #[tokio::test]
 async fn shutdown_stops_accepting_and_finishes_requests_in_flight() {
-    let received = Arc::new(tokio::sync::Notify::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let slow = listener.local_addr().expect("address");
-    let signal = received.clone();
-    let app = axum::Router::new().fallback(move || {
-        let signal = signal.clone();
-        async move {
-            signal.notify_one();
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            r#"{"data":{"_entities":[{"inStock":true},{"inStock":false}]}}"#
-        }
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (slow, received) = mesh::slow_subgraph(
+        Duration::from_millis(300),
+        r#"{"data":{"_entities":[{"inStock":true},{"inStock":false}]}}"#,
+    )
+    .await;
     let mesh = mesh::start("", Some(("inventory", format!("http://{slow}/")))).await;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -58,19 +58,11 @@ async fn a_client_over_its_rate_gets_429_and_others_are_served() {
 
 #[tokio::test]
 async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
-    let received = Arc::new(tokio::sync::Notify::new());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let slow = listener.local_addr().expect("address");
-    let signal = received.clone();
-    let app = axum::Router::new().fallback(move || {
-        let signal = signal.clone();
-        async move {
-            signal.notify_one();
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "busy")
-        }
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (slow, received) = mesh::slow_subgraph(
+        Duration::from_millis(500),
+        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "busy"),
+    )
+    .await;
     let config = "traffic_shaping:\n  router:\n    max_concurrent_requests: 1\n  subgraphs:\n    inventory: { retry: { max_attempts: 1 } }\n";
     let mesh = Arc::new(mesh::start(config, Some(("inventory", format!("http://{slow}/")))).await);
 
