@@ -29,7 +29,22 @@ where
         + Columns<DateTime<Utc>>
         + Columns<Option<i32>>,
 {
-    let id: Uuid = row.column("id")?;
+    edge_from_columns(row, "id", "created_at")
+}
+
+/// Decodes a `data_lineage` row whose `id` and `created_at` columns carry
+/// other names (a join that also selects an entity's).
+fn edge_from_columns<R>(row: &R, id_column: &str, created_at_column: &str) -> Result<LineageEdge, sqlx::Error>
+where
+    R: Columns<Uuid>
+        + Columns<String>
+        + Columns<Option<String>>
+        + Columns<bool>
+        + Columns<Option<DateTime<Utc>>>
+        + Columns<DateTime<Utc>>
+        + Columns<Option<i32>>,
+{
+    let id: Uuid = row.column(id_column)?;
     let upstream: Uuid = row.column("upstream_catalog_id")?;
     let downstream: Uuid = row.column("downstream_catalog_id")?;
     Ok(LineageEdge {
@@ -43,7 +58,7 @@ where
         data_flow_active: row.column("data_flow_active")?,
         last_flow_at: row.column("last_flow_at")?,
         average_latency_ms: row.column("average_latency_ms")?,
-        created_at: row.column("created_at")?,
+        created_at: row.column(created_at_column)?,
     })
 }
 
@@ -172,24 +187,9 @@ pub async fn lineage(
         let rows = sqlx::query(&sql).bind(start).bind(depth).fetch_all(pool).await?;
         let mut steps = Vec::with_capacity(rows.len());
         for row in &rows {
-            let flow_id: Uuid = row.column("flow_id")?;
-            let upstream: Uuid = row.column("upstream_catalog_id")?;
-            let downstream: Uuid = row.column("downstream_catalog_id")?;
             steps.push(LineageStep {
                 depth: row.column("flow_depth")?,
-                edge: LineageEdge {
-                    id: ID(flow_id.to_string()),
-                    upstream_catalog_id: ID(upstream.to_string()),
-                    upstream_system: row.column("upstream_system")?,
-                    downstream_catalog_id: ID(downstream.to_string()),
-                    downstream_system: row.column("downstream_system")?,
-                    transformation_type: row.column("transformation_type")?,
-                    transformation_logic: row.column("transformation_logic")?,
-                    data_flow_active: row.column("data_flow_active")?,
-                    last_flow_at: row.column("last_flow_at")?,
-                    average_latency_ms: row.column("average_latency_ms")?,
-                    created_at: row.column("flow_created_at")?,
-                },
+                edge: edge_from_columns(row, "flow_id", "flow_created_at")?,
                 entry: entry_from_row(row)?,
             });
         }

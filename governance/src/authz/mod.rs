@@ -196,16 +196,7 @@ type User { id: ID! name: String email: String @authenticated salary: Int @requi
 "#;
 
     fn decide(query: &str, caller: &Caller) -> (Decision, ExecutableDocument) {
-        let schema = Schema::parse_and_validate(SCHEMA, "s.graphql").expect("schema");
-        let authorizer = Authorizer::new(
-            &schema,
-            &DirectivesConfig::default(),
-            None,
-            PolicyEngine::default(),
-        );
-        let document = ExecutableDocument::parse_and_validate(&schema, query, "q.graphql").expect("query");
-        let operation = document.operations.get(None).expect("operation");
-        let decision = authorizer.decide(&document, operation, caller);
+        let (decision, document) = decide_with_document(SCHEMA, query, caller);
         let filtered = filter_document(&document, &decision);
         (decision, filtered)
     }
@@ -272,6 +263,11 @@ type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
 "#;
 
     fn decide_on(schema: &str, query: &str, caller: &Caller) -> Decision {
+        decide_with_document(schema, query, caller).0
+    }
+
+    /// The decision for `query` against `schema`, with the parsed document.
+    fn decide_with_document(schema: &str, query: &str, caller: &Caller) -> (Decision, ExecutableDocument) {
         let schema = Schema::parse_and_validate(schema, "s.graphql").expect("schema");
         let authorizer = Authorizer::new(
             &schema,
@@ -281,7 +277,8 @@ type Query { secret: Secret grade: Grade open: Open node: Node nodes: [Node] }
         );
         let document = ExecutableDocument::parse_and_validate(&schema, query, "q.graphql").expect("query");
         let operation = document.operations.get(None).expect("operation");
-        authorizer.decide(&document, operation, caller)
+        let decision = authorizer.decide(&document, operation, caller);
+        (decision, document.into_inner())
     }
 
     #[test]

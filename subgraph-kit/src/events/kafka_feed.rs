@@ -4,6 +4,7 @@
 //! matching topics at the cursor's offsets, so any number of subscribers read
 //! independently and a reconnecting client resumes from its own cursor.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,8 +20,9 @@ use super::kafka::{KafkaConfig, delivery};
 /// Positioned reads of Kafka topics.
 pub struct KafkaFeed {
     config: KafkaConfig,
-    /// Answers metadata and watermark queries.
-    metadata: BaseConsumer,
+    /// Answers metadata and watermark queries (blocking calls, run off the
+    /// async workers).
+    metadata: Arc<BaseConsumer>,
     timeout: Duration,
     decoder: Decoder,
 }
@@ -35,7 +37,7 @@ impl KafkaFeed {
             .map_err(|e| BusError(format!("metadata client: {e}")))?;
         Ok(KafkaFeed {
             config: config.clone(),
-            metadata,
+            metadata: Arc::new(metadata),
             timeout: Duration::from_secs(10),
             decoder: Decoder::json(),
         })
@@ -48,26 +50,31 @@ impl KafkaFeed {
     }
 
     /// Every partition of the topics matching `pattern`, with its high watermark.
-    fn partitions(&self, pattern: &str) -> Result<Vec<(String, i32, i64)>, BusError> {
-        let metadata = self
-            .metadata
-            .fetch_metadata(None, self.timeout)
-            .map_err(|e| BusError(format!("list topics: {e}")))?;
-        let mut partitions = Vec::new();
-        for topic in metadata
-            .topics()
-            .iter()
-            .filter(|t| topic_matches(pattern, t.name()))
-        {
-            for partition in topic.partitions() {
-                let (_, high) = self
-                    .metadata
-                    .fetch_watermarks(topic.name(), partition.id(), self.timeout)
-                    .map_err(|e| BusError(format!("watermarks of {}: {e}", topic.name())))?;
-                partitions.push((topic.name().to_string(), partition.id(), high));
+    async fn partitions(&self, pattern: &str) -> Result<Vec<(String, i32, i64)>, BusError> {
+        let metadata = self.metadata.clone();
+        let pattern = pattern.to_string();
+        let timeout = self.timeout;
+        tokio::task::spawn_blocking(move || {
+            let topics = metadata
+                .fetch_metadata(None, timeout)
+                .map_err(|e| BusError(format!("list topics: {e}")))?;
+            let mut partitions = Vec::new();
+            for topic in topics
+                .topics()
+                .iter()
+                .filter(|t| topic_matches(&pattern, t.name()))
+            {
+                for partition in topic.partitions() {
+                    let (_, high) = metadata
+                        .fetch_watermarks(topic.name(), partition.id(), timeout)
+                        .map_err(|e| BusError(format!("watermarks of {}: {e}", topic.name())))?;
+                    partitions.push((topic.name().to_string(), partition.id(), high));
+                }
             }
-        }
-        Ok(partitions)
+            Ok(partitions)
+        })
+        .await
+        .map_err(|e| BusError(format!("metadata task: {e}")))?
     }
 }
 
@@ -75,7 +82,7 @@ impl KafkaFeed {
 impl ChangeFeed for KafkaFeed {
     async fn end(&self, pattern: &str) -> Result<Cursor, BusError> {
         let mut cursor = Cursor::default();
-        for (topic, partition, high) in self.partitions(pattern)? {
+        for (topic, partition, high) in self.partitions(pattern).await? {
             cursor.set(&topic, partition, high);
         }
         Ok(cursor)
@@ -90,7 +97,7 @@ impl ChangeFeed for KafkaFeed {
     ) -> Result<Vec<Delivery>, BusError> {
         let mut assignment = TopicPartitionList::new();
         let mut behind = false;
-        for (topic, partition, high) in self.partitions(pattern)? {
+        for (topic, partition, high) in self.partitions(pattern).await? {
             let next = from.next_offset(&topic, partition);
             behind |= next < high;
             assignment
