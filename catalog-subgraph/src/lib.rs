@@ -17,6 +17,7 @@ pub mod model;
 pub mod names;
 pub mod registry;
 pub mod relationships;
+pub mod retention;
 pub mod schema_registry;
 pub mod service;
 

@@ -9,12 +9,20 @@ use super::{Database, on_pool};
 use crate::error::CatalogError;
 
 /// (version, description, PostgreSQL SQL, SQLite SQL), in order.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "catalog",
-    include_str!("../../../migrations/postgres/0001_catalog.sql"),
-    include_str!("../../../migrations/sqlite/0001_catalog.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "catalog",
+        include_str!("../../../migrations/postgres/0001_catalog.sql"),
+        include_str!("../../../migrations/sqlite/0001_catalog.sql"),
+    ),
+    (
+        2,
+        "audit details",
+        include_str!("../../../migrations/postgres/0002_audit_details.sql"),
+        include_str!("../../../migrations/sqlite/0002_audit_details.sql"),
+    ),
+];
 
 /// The migrator for the database's backend.
 pub fn migrator(db: &Database) -> Migrator {

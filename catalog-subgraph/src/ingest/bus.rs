@@ -14,11 +14,13 @@ use super::consumer::{Batch, MessageSource, Offset};
 use crate::error::CatalogError;
 
 /// The topics the catalog consumes, as patterns (`*` matches any prefix):
-/// registrations, relationships and every source's change events.
-pub const CATALOG_TOPICS: [&str; 3] = [
+/// registrations, relationships, every source's change events and the
+/// router's audit records.
+pub const CATALOG_TOPICS: [&str; 4] = [
     super::ENTITY_REGISTERED_TOPIC,
     super::RELATIONSHIP_CREATED_TOPIC,
     "*.entity_changed",
+    crate::audit::AUDIT_TOPIC,
 ];
 
 /// A bus consumer group feeding the ingest loop.

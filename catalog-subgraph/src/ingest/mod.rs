@@ -1,7 +1,9 @@
 //! Ingest: the catalog's topics (`system.metadata.entity_registered`,
 //! `system.lineage.relationship_created`, `<domain>.<source>.entity_changed`)
 //! written in one transaction per batch: the event log, relationships and
-//! `last_seen_at`, de-duplicated by `event_id`. Until the event bus exists,
+//! `last_seen_at`, de-duplicated by `event_id`. Audit records
+//! (`system.audit.pii_access`, from the router's audit outbox) go to
+//! `audit_log`, de-duplicated by record id. Until the event bus exists,
 //! [`Ingestor::ingest`] (and `POST /ingest`) is the way in; [`consumer`]
 //! commits a source's offsets only after the batch's transaction commits.
 
@@ -18,6 +20,7 @@ use chrono::{DateTime, Datelike, Utc};
 use dictamesh::events::{ChangeType, EntityChangeEvent, RelationshipReference};
 use serde::{Deserialize, Serialize};
 
+use crate::audit;
 use crate::db::{Database, stored_time};
 use crate::error::CatalogError;
 use crate::model::{EntityRegistration, RelationshipInput};
@@ -319,12 +322,26 @@ impl Ingestor {
         };
         let mut events = Vec::with_capacity(messages.len());
         let mut ids = HashSet::with_capacity(messages.len());
+        let mut audit_records = Vec::new();
         for (index, message) in messages.iter().enumerate() {
+            if message.topic == audit::AUDIT_TOPIC {
+                match audit::decode_delivered(&message.payload) {
+                    Ok(record) if ids.insert(record.record_id.to_string()) => audit_records.push(record),
+                    Ok(_) => report.duplicates += 1,
+                    Err(reason) => report.rejected.push(RejectedMessage { index, reason }),
+                }
+                continue;
+            }
             match decode(message) {
                 Ok(event) if ids.insert(event.event_id.clone()) => events.push(event),
                 Ok(_) => report.duplicates += 1,
                 Err(reason) => report.rejected.push(RejectedMessage { index, reason }),
             }
+        }
+        if !audit_records.is_empty() {
+            let written = audit::record_delivered(&self.db, &audit_records).await?;
+            report.duplicates += audit_records.len() - written;
+            report.ingested += written;
         }
         if events.is_empty() {
             return Ok(report);
@@ -337,7 +354,7 @@ impl Ingestor {
             Database::Sqlite(pool) => sqlite::write_batch(pool, &events).await?,
         };
         report.duplicates += events.len() - written;
-        report.ingested = written;
+        report.ingested += written;
         Ok(report)
     }
 

@@ -8,4 +8,5 @@ mod federation;
 mod graphql;
 mod ingest;
 mod rest;
+mod retention;
 mod support;
