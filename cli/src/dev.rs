@@ -353,6 +353,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         url: catalog_url.clone(),
         sdl: catalog.subgraph().sdl().to_string(),
     });
+    let catalog_ingest = catalog_url.replace("/graphql", "/ingest");
     urls.push((CATALOG.to_string(), catalog_url));
     let supergraph = compose(&inputs).map_err(|failure| {
         let errors: Vec<String> = failure.errors.iter().map(ToString::to_string).collect();
@@ -363,7 +364,12 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
     let mut config =
         RouterConfig::from_yaml("", "defaults", |_| None).context("default router configuration")?;
     config.subscriptions.enabled = true;
+    // PII reads and denials are audited through a durable outbox into the
+    // catalog's audit_log.
+    config.authorization.audit.outbox = Some(args.data_dir.join("audit-outbox.db"));
+    config.authorization.audit.deliver_to = Some(catalog_ingest);
     let pipeline = server::build_pipeline(&supergraph.sdl, &config, server::subgraph_client(&config))?;
+    let audit_relay = dictamesh_router::governance::spawn_audit_relay(&config.authorization.audit)?;
     let state = Arc::new(dictamesh_router::http::RouterState::new(
         pipeline,
         server::http_options(&config),
@@ -392,6 +398,9 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         if let Ok(Err(error)) = server.await {
             tracing::warn!(%error, "a server stopped with an error");
         }
+    }
+    if let Some(relay) = audit_relay {
+        relay.abort();
     }
     Ok(())
 }

@@ -51,6 +51,7 @@ pub async fn run(args: RouterArgs) -> anyhow::Result<()> {
     let config = read_config(args.config.as_ref())?;
     let source = SupergraphSource::from_path(&args.supergraph);
     let state = server::start(&source, &config).await?;
+    let relay = dictamesh_router::governance::spawn_audit_relay(&config.authorization.audit)?;
     if config.subscriptions.enabled {
         match crate::kafka::change_feed()? {
             Some(feed) => state.set_change_feed(feed),
@@ -76,6 +77,9 @@ pub async fn run(args: RouterArgs) -> anyhow::Result<()> {
     tracing::info!(address = %listen, subgraphs = state.pipeline().supergraph().subgraphs.len(), "router serving");
     let result = server::serve(listener, state, crate::subgraph::shutdown_signal()).await;
     reloader.abort();
+    if let Some(relay) = relay {
+        relay.abort();
+    }
     result.context("server failed")
 }
 

@@ -7,7 +7,8 @@
 //!   `@requiresScopes`, `@policy`) read from the supergraph; unauthorized selections
 //!   are removed from an operation before it is planned.
 //! - [`policy`]: `@policy` evaluated in-process (Rego, with the `rego` feature).
-//! - [`audit`]: reads of `@pii` fields recorded, one record per request.
+//! - [`audit`]: reads of `@pii` fields and denied access recorded in a durable
+//!   outbox and relayed to the catalog's `audit_log`.
 //!
 //! ```
 //! use apollo_compiler::{ExecutableDocument, Schema};

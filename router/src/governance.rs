@@ -2,12 +2,22 @@
 //! authenticated from the request headers, then the selections it may not make are
 //! removed from its operation before planning — or the request is refused, with
 //! `reject_unauthorized` — and reported as `UNAUTHORIZED_FIELD_OR_TYPE` errors.
-//! Reads of `@pii` fields are audited.
+//! Reads of `@pii` fields and denied access are audited: into the durable outbox
+//! (when `authorization.audit.outbox` is set) before the response is sent, so a
+//! request whose audit records cannot be written fails instead of answering.
+
+use std::collections::HashMap;
 
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable;
+use apollo_compiler::schema::ExtendedType;
 use dictamesh_governance::Caller;
+use dictamesh_governance::audit::AuditConfig;
+use dictamesh_governance::audit::AuditError;
 use dictamesh_governance::audit::PiiAuditLog;
+use dictamesh_governance::audit::RequestContext;
+use dictamesh_governance::audit::outbox::AuditOutbox;
+use dictamesh_governance::audit::relay::AuditRelay;
 use dictamesh_governance::authn::AuthenticationConfig;
 use dictamesh_governance::authn::Authenticator;
 use dictamesh_governance::authn::JwksError;
@@ -40,6 +50,9 @@ pub enum GovernanceError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The audit outbox cannot be opened.
+    #[error("authorization.audit.outbox: {0}")]
+    Outbox(#[from] AuditError),
 }
 
 /// What the router enforces: who the caller is and what it may select.
@@ -49,6 +62,8 @@ pub struct Governance {
     authorizer: Authorizer,
     require_authentication: bool,
     audit: PiiAuditLog,
+    /// The key fields of each entity type (its first `@key`), for audit records.
+    keys: HashMap<String, Vec<String>>,
 }
 
 /// The authorization outcome of one request.
@@ -79,6 +94,10 @@ impl Governance {
             })?,
             None => PiiAuditLog::log_only(),
         };
+        let audit = match &authorization.audit.outbox {
+            Some(path) => audit.with_outbox(AuditOutbox::open(path)?),
+            None => audit,
+        };
         Ok(Governance {
             authenticator,
             authorizer: Authorizer::new(
@@ -89,6 +108,7 @@ impl Governance {
             ),
             require_authentication: authorization.require_authentication,
             audit,
+            keys: entity_keys(supergraph),
         })
     }
 
@@ -105,6 +125,7 @@ impl Governance {
             ),
             require_authentication: false,
             audit: PiiAuditLog::log_only(),
+            keys: HashMap::new(),
         }
     }
 
@@ -212,19 +233,42 @@ impl Governance {
         })
     }
 
-    /// Audits the `@pii` reads of `caller`'s operation and adds the authorization
-    /// errors where the configuration wants them.
-    pub fn report(
+    /// Audits the `@pii` reads of `caller`'s operation (one record per field value
+    /// in the response) and the selections removed from it, then adds the
+    /// authorization errors where the configuration wants them. Audit records that
+    /// cannot be written fail the request (500 `AUDIT_UNAVAILABLE`): no personal data
+    /// leaves unaudited.
+    pub async fn report(
         &self,
         authorization: &Authorization,
-        caller: &Caller,
-        operation: Option<&str>,
+        context: RequestContext<'_>,
         response: &mut GraphQLResponse,
-    ) {
-        self.audit
-            .record(caller, operation, &authorization.decision.pii_reads);
+    ) -> Result<(), RequestError> {
+        let reads = &authorization.decision.pii_reads;
+        let written = self.audit.record(context.caller, context.operation, reads);
+        let mut records = Vec::new();
+        if self.audit.is_durable() && !reads.is_empty() {
+            let data = match response.data.as_deref().map(serde_json::from_slice::<Value>) {
+                Some(Ok(data)) => Some(data),
+                None => None,
+                Some(Err(error)) => {
+                    tracing::error!(%error, "the response data cannot be read for its audit; the request fails");
+                    return Err(audit_unavailable());
+                }
+            };
+            records = context.pii_reads(reads, data.as_ref(), |type_name| {
+                self.keys.get(type_name).map(Vec::as_slice)
+            });
+        }
+        if !authorization.decision.allows_everything() {
+            records.extend(context.denied_selections(&authorization.decision.paths()));
+        }
+        if let Err(error) = written.and(self.audit.persist(&records).await) {
+            tracing::error!(%error, "the audit records cannot be written; the request fails");
+            return Err(audit_unavailable());
+        }
         if authorization.decision.allows_everything() {
-            return;
+            return Ok(());
         }
         match self.authorizer.options().errors.response {
             ErrorLocation::Errors => {
@@ -240,7 +284,70 @@ impl Governance {
             }
             ErrorLocation::Disabled => {}
         }
+        Ok(())
     }
+
+    /// Audits a refused request (401, 403): one `access_denied` record whose reason
+    /// is the error's code. A record that cannot be written is logged (the request
+    /// is refused anyway).
+    pub async fn audit_refusal(&self, context: RequestContext<'_>, refusal: &RequestError) {
+        let code = refusal
+            .errors
+            .first()
+            .and_then(|e| e.pointer("/extensions/code"))
+            .and_then(Value::as_str)
+            .unwrap_or("REFUSED");
+        let record = context.denied_request(&format!("{code} ({})", refusal.status));
+        if let Err(error) = self.audit.persist(&[record]).await {
+            tracing::error!(%error, "the audit record of a refused request cannot be written");
+        }
+    }
+}
+
+/// Starts the relay that delivers the audit outbox to the catalog, when
+/// `authorization.audit` names both the outbox and the catalog's ingest URL.
+pub fn spawn_audit_relay(
+    config: &AuditConfig,
+) -> Result<Option<tokio::task::JoinHandle<()>>, GovernanceError> {
+    let (Some(path), Some(url)) = (&config.outbox, &config.deliver_to) else {
+        return Ok(None);
+    };
+    let outbox = AuditOutbox::open(path)?;
+    Ok(Some(
+        AuditRelay::new(outbox, url.clone(), config.batch_size, config.interval).spawn(),
+    ))
+}
+
+/// The top-level fields of each object type's first `@key`.
+fn entity_keys(supergraph: &Supergraph) -> HashMap<String, Vec<String>> {
+    supergraph
+        .api_schema
+        .types
+        .iter()
+        .filter(|(_, ty)| matches!(ty, ExtendedType::Object(_)))
+        .filter_map(|(name, _)| {
+            let meta = supergraph.type_meta(name)?;
+            let key = meta.in_graphs.iter().find_map(|graph| graph.keys.first())?;
+            let fields = key
+                .fields
+                .items
+                .iter()
+                .filter_map(|selection| match selection {
+                    crate::plan::selection::Selection::Field(field) => Some(field.name.to_string()),
+                    crate::plan::selection::Selection::Fragment(_) => None,
+                })
+                .collect();
+            Some((name.to_string(), fields))
+        })
+        .collect()
+}
+
+fn audit_unavailable() -> RequestError {
+    RequestError::new(
+        500,
+        "The request read personal data whose access cannot be audited right now; no data is returned.",
+        "AUDIT_UNAVAILABLE",
+    )
 }
 
 fn unauthenticated() -> RequestError {

@@ -162,6 +162,26 @@ impl Pipeline {
         self.governance.authenticate(headers)
     }
 
+    /// The caller of a request, like [`Pipeline::authenticate`], with a refusal
+    /// audited (an `access_denied` record).
+    pub async fn authenticate_audited(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<dictamesh_governance::Caller, RequestError> {
+        let refusal = match self.governance.authenticate(headers) {
+            Ok(caller) => return Ok(caller),
+            Err(refusal) => refusal,
+        };
+        let anonymous = dictamesh_governance::Caller::anonymous();
+        let context = dictamesh_governance::audit::RequestContext {
+            caller: &anonymous,
+            operation: Some("/graphql"),
+            trace_id: None,
+        };
+        self.governance.audit_refusal(context, &refusal).await;
+        Err(refusal)
+    }
+
     /// Governance: who callers are and what they may select.
     pub fn governance(&self) -> &Governance {
         &self.governance
@@ -261,7 +281,19 @@ impl Pipeline {
         let coerced = crate::request::coerce_variables(&self.api_schema, operation, &request.variables)?;
         let variables = crate::request::variables_to_json(&coerced);
         let introspection = self.introspect(document, operation, &coerced)?;
-        let authorization = self.governance.authorize(document, operation, caller)?;
+        let trace_id = crate::telemetry::trace_context::trace_id(&tracing::Span::current());
+        let audit = dictamesh_governance::audit::RequestContext {
+            caller,
+            operation: operation.name.as_deref(),
+            trace_id: trace_id.as_deref(),
+        };
+        let authorization = match self.governance.authorize(document, operation, caller) {
+            Ok(authorization) => authorization,
+            Err(refusal) => {
+                self.governance.audit_refusal(audit, &refusal).await;
+                return Err(refusal);
+            }
+        };
         let labels = self.draw_labels();
         let mut sorted_labels: Vec<String> = labels.iter().cloned().collect();
         sorted_labels.sort();
@@ -320,7 +352,8 @@ impl Pipeline {
             .instrument(tracing::info_span!("graphql.execute"))
             .await;
         self.governance
-            .report(&authorization, caller, operation.name.as_deref(), &mut response);
+            .report(&authorization, audit, &mut response)
+            .await?;
         if expose_plan {
             response
                 .extensions

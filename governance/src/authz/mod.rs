@@ -41,6 +41,9 @@ pub struct AuthorizationConfig {
     /// Personal data (`@pii` fields).
     #[serde(default)]
     pub pii: PiiConfig,
+    /// The durable audit of PII reads and denied access.
+    #[serde(default)]
+    pub audit: crate::audit::AuditConfig,
 }
 
 /// `authorization.pii`: who reads `@pii` fields, and the audit of those reads.

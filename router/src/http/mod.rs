@@ -302,7 +302,7 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
         }
     };
     let pipeline = state.pipeline();
-    let caller = match pipeline.authenticate(&headers) {
+    let caller = match pipeline.authenticate_audited(&headers).await {
         Ok(caller) => caller,
         Err(error) => return request_error_response(&error, media_type),
     };
@@ -497,7 +497,7 @@ async fn get_graphql(state: &RouterState, headers: &HeaderMap, raw: &str) -> Res
         Err(error) => return request_error_response(&error, media_type),
     };
     let pipeline = state.pipeline();
-    let caller = match pipeline.authenticate(headers) {
+    let caller = match pipeline.authenticate_audited(headers).await {
         Ok(caller) => caller,
         Err(error) => return request_error_response(&error, media_type),
     };
