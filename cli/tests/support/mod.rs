@@ -14,7 +14,14 @@ pub struct Dev {
     child: Child,
     /// The router's base URL (ends with `/`).
     pub router: String,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
+}
+
+impl Dev {
+    /// The data directory `dictamesh dev` was given.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.data.path().join("data")
+    }
 }
 
 impl Drop for Dev {
@@ -70,11 +77,7 @@ pub fn start(extra: &[&str]) -> Dev {
     let router = receiver
         .recv_timeout(Duration::from_secs(60))
         .expect("dictamesh dev prints the router's URL");
-    Dev {
-        child,
-        router,
-        _data: data,
-    }
+    Dev { child, router, data }
 }
 
 /// Runs a GraphQL operation through the router; asserts it has no errors.
