@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Args;
 use dictamesh_catalog::db::DEFAULT_DATABASE_URL;
+use dictamesh_catalog::retention::RetentionJob;
 use dictamesh_catalog::{Catalog, Database};
 
 /// Arguments of `dictamesh catalog`.
@@ -38,6 +39,11 @@ pub struct CatalogArgs {
     /// `POST /ingest` only.
     #[arg(long, env = "KAFKA_BROKERS")]
     kafka_brokers: Option<String>,
+    /// How often the retention job publishes DELETED events for entities past
+    /// their `retention_days`, in seconds (0: never). It publishes to Kafka, so
+    /// it runs only with KAFKA_BROKERS.
+    #[arg(long, env = "DICTAMESH_RETENTION_SECONDS", default_value_t = 3600)]
+    retention_seconds: u64,
 }
 
 /// Ingests the catalog's topics from Kafka in the background.
@@ -123,6 +129,17 @@ pub async fn run(args: CatalogArgs) -> anyhow::Result<()> {
         Some(brokers) => Some(spawn_kafka_ingest(brokers, db.clone()).await?),
         None => None,
     };
+    let retention = match (args.retention_seconds, args.kafka_brokers.as_deref()) {
+        (0, _) => None,
+        (_, None) => {
+            tracing::info!("the retention job is off: it publishes DELETED events to Kafka (KAFKA_BROKERS)");
+            None
+        }
+        (seconds, Some(brokers)) => {
+            let publisher = crate::kafka::Events::connect(brokers).await?.publisher();
+            Some(RetentionJob::new(db.clone(), publisher).spawn(Duration::from_secs(seconds)))
+        }
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}: is another process using it?", args.listen))?;
@@ -138,8 +155,8 @@ pub async fn run(args: CatalogArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(crate::subgraph::shutdown_signal())
         .await;
     refresher.abort();
-    if let Some(ingest) = ingest {
-        ingest.abort();
+    for task in [ingest, retention].into_iter().flatten() {
+        task.abort();
     }
     db.close().await;
     served.context("server failed")

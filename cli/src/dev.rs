@@ -15,6 +15,7 @@ use dictamesh::{DataProductAdapter, EntityQuery, Subgraph, SubgraphBuilder, Writ
 use dictamesh_catalog::ingest::Ingestor;
 use dictamesh_catalog::ingest::bus::{BusSource, CATALOG_TOPICS};
 use dictamesh_catalog::ingest::consumer::consume;
+use dictamesh_catalog::retention::RetentionJob;
 use dictamesh_catalog::{Catalog, Database as CatalogDatabase};
 use dictamesh_example_mesh::Database;
 use dictamesh_example_mesh::customers::{self, NewCustomer, SqlCustomers};
@@ -55,6 +56,8 @@ pub struct DevArgs {
 
 /// The subgraphs `dev` runs, by the name they have in `supergraph.yaml`.
 const SUBGRAPHS: [&str; 3] = ["customers", "products", "invoices"];
+/// How often the retention job runs in the dev mesh.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// The catalog's name in `supergraph.yaml`; when absent it listens on a free port.
 const CATALOG: &str = "catalog";
 /// The entity types the catalog must know before the mesh is composed.
@@ -203,8 +206,13 @@ async fn seed_sales(customers: &SqlCustomers, invoices: &SqlInvoices) -> anyhow:
 }
 
 /// The metadata catalog on SQLite in the data directory, ingesting the event
-/// log (registrations, relationships, change events) in the background.
-async fn start_catalog(data_dir: &Path, bus: &LogBus, public_url: &str) -> anyhow::Result<Catalog> {
+/// log (registrations, relationships, change events, audit records) in the
+/// background, and its retention job publishing DELETED events on the log.
+async fn start_catalog(
+    data_dir: &Path,
+    bus: &LogBus,
+    public_url: &str,
+) -> anyhow::Result<(Catalog, tokio::task::JoinHandle<()>)> {
     let url = format!("sqlite://{}?mode=rwc", data_dir.join("catalog.db").display());
     let db = CatalogDatabase::connect(&url)
         .await
@@ -214,6 +222,7 @@ async fn start_catalog(data_dir: &Path, bus: &LogBus, public_url: &str) -> anyho
         .await
         .context("the catalog")?;
     catalog.spawn_refresher(Duration::from_secs(1));
+    let retention = RetentionJob::new(db.clone(), Arc::new(bus.clone())).spawn(RETENTION_INTERVAL);
     let mut source = BusSource::new(bus.source(CATALOG, &CATALOG_TOPICS), Decoder::json(), 500);
     tokio::spawn(async move {
         let ingestor = Ingestor::new(db);
@@ -221,7 +230,7 @@ async fn start_catalog(data_dir: &Path, bus: &LogBus, public_url: &str) -> anyho
             tracing::error!(%error, "the catalog stopped ingesting events");
         }
     });
-    Ok(catalog)
+    Ok((catalog, retention))
 }
 
 /// Waits until the catalog has ingested the subgraphs' registrations, so the
@@ -303,7 +312,7 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
         "http://{}/graphql",
         catalog_listener.local_addr().context("the catalog's address")?
     );
-    let catalog = start_catalog(&args.data_dir, &bus, &catalog_url).await?;
+    let (catalog, retention) = start_catalog(&args.data_dir, &bus, &catalog_url).await?;
     let mut catalog_stopped = stopped.clone();
     let catalog_app = catalog.router();
     servers.push(tokio::spawn(async move {
@@ -399,8 +408,8 @@ pub async fn run(args: DevArgs) -> anyhow::Result<()> {
             tracing::warn!(%error, "a server stopped with an error");
         }
     }
-    if let Some(relay) = audit_relay {
-        relay.abort();
+    for task in audit_relay.into_iter().chain([retention]) {
+        task.abort();
     }
     Ok(())
 }

@@ -25,6 +25,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// The catalog's write token, which its ingest API requires of the relay.
+const WRITE_TOKEN: &str = "catalog-write-token";
+
 const LOOKUP: &str = "query Lookup($id: ID!) { customer(id: $id) { id email } }";
 
 fn fixture(name: &str) -> PathBuf {
@@ -117,7 +120,7 @@ impl CatalogServer {
             }
         };
         let (stop, stopped) = oneshot::channel();
-        let app = catalog.router();
+        let app = catalog.protected_router(WRITE_TOKEN.into());
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
@@ -183,7 +186,7 @@ async fn start_mesh(dir: &Path, outbox: &Path, catalog: SocketAddr) -> Mesh {
     let yaml = format!(
         "authentication:\n  jwt:\n    jwks: [{{ url: \"file://{jwks}\" }}]\n    issuer: https://issuer.example\n    \
          audience: [dictamesh]\nauthorization:\n  pii: {{ scope: \"pii:read\" }}\n  audit:\n    outbox: \"{outbox}\"\n    \
-         deliver_to: \"http://{catalog}/ingest\"\n    batch_size: 100\n    interval: 100ms\n",
+         deliver_to: \"http://{catalog}/ingest\"\n    token: {WRITE_TOKEN}\n    batch_size: 100\n    interval: 100ms\n",
         jwks = fixture("jwks.json").display(),
         outbox = outbox.display(),
     );

@@ -313,9 +313,12 @@ pub fn spawn_audit_relay(
         return Ok(None);
     };
     let outbox = AuditOutbox::open(path)?;
-    Ok(Some(
-        AuditRelay::new(outbox, url.clone(), config.batch_size, config.interval).spawn(),
-    ))
+    let relay = AuditRelay::new(outbox, url.clone(), config.batch_size, config.interval);
+    let relay = match &config.token {
+        Some(token) => relay.with_token(token.clone()),
+        None => relay,
+    };
+    Ok(Some(relay.spawn()))
 }
 
 /// The top-level fields of each object type's first `@key`.

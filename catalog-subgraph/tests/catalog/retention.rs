@@ -71,10 +71,7 @@ async fn entities_past_retention_get_one_deleted_event_each() {
             topic: event.topic(),
             payload: serde_json::to_value(&*event).unwrap(),
         };
-        let ingested = Ingestor::new(t.db.clone())
-            .ingest(&[message])
-            .await
-            .unwrap();
+        let ingested = Ingestor::new(t.db.clone()).ingest(&[message]).await.unwrap();
         assert_eq!(ingested.ingested, 1, "{ingested:?}");
         let entry = registry::find_entry(&t.db, "Customer", "old", None)
             .await

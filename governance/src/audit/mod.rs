@@ -65,6 +65,7 @@ pub enum AuditError {
 ///   audit:
 ///     outbox: /var/lib/dictamesh/audit-outbox.db   # SQLite, written before responding
 ///     deliver_to: http://catalog:4005/ingest       # the catalog's ingest API
+///     token: ${env.CATALOG_WRITE_TOKEN}            # when the catalog requires one
 ///     batch_size: 500
 ///     interval: 500ms                              # between polls and after failures
 /// ```
@@ -78,6 +79,9 @@ pub struct AuditConfig {
     /// outbox for another relay).
     #[serde(default)]
     pub deliver_to: Option<String>,
+    /// The bearer token the catalog's ingest API requires (its write token).
+    #[serde(default)]
+    pub token: Option<String>,
     /// Records per delivery.
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
@@ -91,6 +95,7 @@ impl Default for AuditConfig {
         AuditConfig {
             outbox: None,
             deliver_to: None,
+            token: None,
             batch_size: default_batch_size(),
             interval: default_interval(),
         }

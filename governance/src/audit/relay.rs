@@ -20,6 +20,7 @@ pub struct AuditRelay {
     outbox: AuditOutbox,
     client: reqwest::Client,
     url: String,
+    token: Option<String>,
     batch_size: usize,
     interval: Duration,
 }
@@ -51,9 +52,16 @@ impl AuditRelay {
                 .build()
                 .unwrap_or_default(),
             url: url.into(),
+            token: None,
             batch_size: batch_size.max(1),
             interval,
         }
+    }
+
+    /// Sends `Authorization: Bearer <token>` (the catalog's write token).
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
     }
 
     /// Delivers one batch of the oldest records; returns how many left the outbox.
@@ -70,13 +78,11 @@ impl AuditRelay {
             url: self.url.clone(),
             message,
         };
-        let response = self
-            .client
-            .post(&self.url)
-            .json(&json!({ "messages": messages }))
-            .send()
-            .await
-            .map_err(|e| failed(e.to_string()))?;
+        let mut request = self.client.post(&self.url).json(&json!({ "messages": messages }));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(|e| failed(e.to_string()))?;
         let status = response.status();
         let body = response.text().await.map_err(|e| failed(e.to_string()))?;
         if !status.is_success() {
