@@ -58,3 +58,57 @@ async fn pii_fields_are_masked_without_the_scope_and_each_read_is_audited() {
         "one record per request that reads PII"
     );
 }
+
+#[tokio::test]
+async fn reads_and_refusals_go_to_the_durable_outbox_before_the_response() {
+    use dictamesh_governance::audit::AuditAction;
+    use dictamesh_governance::audit::outbox::AuditOutbox;
+
+    let outbox = std::env::temp_dir().join(format!("dictamesh-audit-outbox-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&outbox);
+    let yaml = format!(
+        "{}  pii: {{ scope: \"pii:read\" }}\n  audit: {{ outbox: \"{}\" }}\n",
+        mesh::config_yaml("{ reject_unauthorized: true }"),
+        outbox.display()
+    );
+    let mesh = mesh::start_with(&yaml).await;
+    let records = AuditOutbox::open(&outbox).expect("the outbox");
+
+    let (status, body) = mesh
+        .query("query People { users { id phone } }", Who::Allowed)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let pending = records.pending(10).await.expect("read the outbox");
+    let reads: Vec<_> = pending
+        .iter()
+        .map(|(_, r)| {
+            (
+                r.action,
+                r.entity_id.as_deref(),
+                r.field.as_deref(),
+                r.operation.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reads,
+        [
+            (AuditAction::PiiRead, Some("u1"), Some("phone"), "People"),
+            (AuditAction::PiiRead, Some("u2"), Some("phone"), "People"),
+        ],
+        "one record per PII value in the response, with the entity's key"
+    );
+    assert_eq!(pending[0].1.subject.as_deref(), Some("tester"));
+
+    // reject_unauthorized: the whole request is refused (403), and audited.
+    let (status, _) = mesh.query("{ users { phone } }", Who::Denied).await;
+    assert_eq!(status, 403);
+    let pending = records.pending(10).await.expect("read the outbox");
+    let refusal = &pending.last().expect("a record").1;
+    assert_eq!(refusal.action, AuditAction::AccessDenied);
+    assert_eq!(
+        refusal.reason.as_deref(),
+        Some("UNAUTHORIZED_FIELD_OR_TYPE (403)")
+    );
+    let _ = std::fs::remove_file(&outbox);
+}
