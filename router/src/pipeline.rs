@@ -229,13 +229,14 @@ impl Pipeline {
         result
     }
 
-    async fn run(
+    /// Admits one request: parsed and validated, within the limits, variables
+    /// coerced, introspection answered, authorization decided, plan key made.
+    fn admit(
         &self,
         request: &GraphQLRequest,
         method: RequestMethod,
-        expose_plan: bool,
         caller: &dictamesh_governance::Caller,
-    ) -> Result<GraphQLResponse, RequestError> {
+    ) -> Result<Admitted, RequestError> {
         let parsed = self.document(request)?;
         let document = &parsed.document;
         let operation = crate::request::select_operation(document, request.operation_name.as_deref())?;
@@ -285,6 +286,35 @@ impl Pipeline {
                 false => Vec::new(),
             },
         };
+        Ok(Admitted {
+            operation_name: operation.name.as_ref().map(|n| n.to_string()),
+            parsed,
+            variables,
+            introspection,
+            authorization,
+            labels,
+            key,
+        })
+    }
+
+    async fn run(
+        &self,
+        request: &GraphQLRequest,
+        method: RequestMethod,
+        expose_plan: bool,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<GraphQLResponse, RequestError> {
+        let Admitted {
+            parsed,
+            variables,
+            introspection,
+            authorization,
+            labels,
+            key,
+            operation_name,
+        } = self.admit(request, method, caller)?;
+        let document = &parsed.document;
+        let operation = crate::request::select_operation(document, request.operation_name.as_deref())?;
         let normalize = || {
             crate::plan::normalize_operation(&self.supergraph, document, operation, &variables)
                 .map_err(PlanError::from)
@@ -310,17 +340,14 @@ impl Pipeline {
         self.options
             .metrics
             .record_plan_cache(!missed.load(std::sync::atomic::Ordering::Relaxed));
-        let prepared = planned.map_err(|e| match e {
-            PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
-            e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
-        })?;
+        let prepared = planned.map_err(plan_error)?;
         let mut response = self
             .executor
             .execute(&prepared.plan, &prepared.operation, &variables, introspection)
             .instrument(tracing::info_span!("graphql.execute"))
             .await;
         self.governance
-            .report(&authorization, caller, operation.name.as_deref(), &mut response);
+            .report(&authorization, caller, operation_name.as_deref(), &mut response);
         if expose_plan {
             response
                 .extensions
@@ -470,6 +497,90 @@ impl Pipeline {
             .plan_operation(&normalized, &self.options.override_labels)
             .map(|plan| plan.to_string())
             .map_err(|e| RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"))
+    }
+}
+
+/// A request that cannot be planned, as the client sees it.
+fn plan_error(error: PlanError) -> RequestError {
+    match error {
+        PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
+        e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
+    }
+}
+
+/// A request the pipeline admitted, ready to plan.
+struct Admitted {
+    parsed: Arc<ParsedDocument>,
+    operation_name: Option<String>,
+    variables: Map<String, Value>,
+    introspection: Map<String, Value>,
+    authorization: crate::governance::Authorization,
+    labels: HashSet<String>,
+    key: PlanCacheKey,
+}
+
+/// The payloads (JSON texts) of an incremental response, as they become ready.
+pub type IncrementalPayloads = tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>;
+
+impl Pipeline {
+    /// Runs a query or mutation that uses `@defer` for incremental delivery: the
+    /// payloads arrive on the receiver as they are ready. `None` when the
+    /// operation has no `@defer`, or when authorization removes selections from
+    /// it: run it whole with [`Pipeline::execute_as`] then.
+    pub fn execute_incremental_as(
+        self: &Arc<Self>,
+        request: &GraphQLRequest,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<Option<IncrementalPayloads>, RequestError> {
+        if !crate::plan::defer::uses_defer(&self.document(request)?.document) {
+            return Ok(None);
+        }
+        let admitted = self.admit(request, RequestMethod::Post, caller)?;
+        if admitted.authorization.filters {
+            return Ok(None);
+        }
+        let operation =
+            crate::request::select_operation(&admitted.parsed.document, request.operation_name.as_deref())?;
+        let plan = self
+            .planner
+            .plan_incremental_cached(
+                admitted.key.clone(),
+                &admitted.parsed.document,
+                operation,
+                &admitted.variables,
+                &admitted.labels,
+            )
+            .map_err(plan_error)?;
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let pipeline = self.clone();
+        let caller = caller.clone();
+        let span = tracing::info_span!("graphql.execute", incremental = true);
+        tokio::spawn(
+            async move {
+                let Admitted {
+                    variables,
+                    introspection,
+                    authorization,
+                    operation_name,
+                    ..
+                } = admitted;
+                let report = |response: &mut GraphQLResponse| {
+                    pipeline
+                        .governance
+                        .report(&authorization, &caller, operation_name.as_deref(), response)
+                };
+                let send = |payload: Vec<u8>| {
+                    // A client that went away stops reading; nothing else to do.
+                    let _ = sender.send(payload);
+                };
+                pipeline
+                    .executor
+                    .execute_incremental(&plan, &variables, introspection, report, send)
+                    .await;
+            }
+            .instrument(span),
+        );
+        Ok(Some(receiver))
     }
 }
 
