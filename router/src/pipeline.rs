@@ -490,13 +490,25 @@ impl Pipeline {
         let parsed =
             crate::request::parse_document(&self.api_schema, Arc::from(query), &self.options.limits)?;
         let operation = crate::request::select_operation(&parsed.document, operation_name)?;
+        if crate::plan::defer::uses_defer(&parsed.document) {
+            return crate::plan::defer::plan(
+                &self.supergraph,
+                &parsed.document,
+                operation,
+                &Map::new(),
+                &self.options.override_labels,
+            )
+            .map(|plan| plan.to_string())
+            .map_err(plan_error);
+        }
         let normalized =
             crate::plan::normalize_operation(&self.supergraph, &parsed.document, operation, &Map::new())
-                .map_err(|e| RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"))?;
+                .map_err(PlanError::from)
+                .map_err(plan_error)?;
         self.planner
             .plan_operation(&normalized, &self.options.override_labels)
             .map(|plan| plan.to_string())
-            .map_err(|e| RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"))
+            .map_err(plan_error)
     }
 }
 

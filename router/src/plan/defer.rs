@@ -325,7 +325,7 @@ fn normalize(
 }
 
 /// Plans an operation for incremental delivery.
-pub(super) fn plan(
+pub fn plan(
     supergraph: &Supergraph,
     document: &ExecutableDocument,
     operation: &executable::Operation,
