@@ -414,6 +414,21 @@ impl RouterConfig {
             message: error.to_string(),
         })?;
         config.traffic_shaping.check(&expanded, path)?;
+        let keyed_by_claim = config
+            .traffic_shaping
+            .router
+            .rate_limit
+            .as_ref()
+            .is_some_and(|limit| matches!(limit.key, crate::traffic::ClientKey::Claim(_)));
+        if keyed_by_claim && config.authentication.is_none() {
+            return Err(ConfigError::Invalid {
+                path: path.to_string(),
+                line: line_of(&expanded, &["traffic_shaping", "router", "rate_limit"]),
+                message: "traffic_shaping.router.rate_limit.key: a claim key needs `authentication.jwt` \
+                          (without it no request has verified claims)"
+                    .to_string(),
+            });
+        }
         config.headers.check().map_err(|message| ConfigError::Invalid {
             path: path.to_string(),
             line: line_of(&expanded, &["headers"]),
@@ -509,6 +524,17 @@ mod tests {
         let text = error.to_string();
         assert!(
             text.contains("router.yaml:3") && text.contains("per_second"),
+            "{text}"
+        );
+        let error = RouterConfig::from_yaml(
+            "traffic_shaping:\n  router:\n    rate_limit: { per_second: 1, burst: 1, key: { claim: sub } }\n",
+            "router.yaml",
+            |_| None,
+        )
+        .expect_err("a claim key without authentication");
+        let text = error.to_string();
+        assert!(
+            text.contains("router.yaml:3") && text.contains("authentication.jwt"),
             "{text}"
         );
     }

@@ -267,8 +267,40 @@ impl Governance {
             tracing::error!(%error, "the audit records cannot be written; the request fails");
             return Err(audit_unavailable());
         }
+        self.add_errors(authorization, response);
+        Ok(())
+    }
+
+    /// Whether a response needs [`Governance::report`]'s durable records (PII
+    /// reads or denials with an outbox configured).
+    pub fn needs_durable_audit(&self, authorization: &Authorization) -> bool {
+        self.audit.is_durable()
+            && (!authorization.decision.pii_reads.is_empty() || !authorization.decision.allows_everything())
+    }
+
+    /// Reports a response that needs no durable records (see
+    /// [`Governance::needs_durable_audit`]): the log and JSON-lines audit of its PII
+    /// reads (a line that cannot be written is logged) and the authorization errors.
+    pub fn report_unaudited(
+        &self,
+        authorization: &Authorization,
+        caller: &Caller,
+        operation: Option<&str>,
+        response: &mut GraphQLResponse,
+    ) {
+        if let Err(error) = self
+            .audit
+            .record(caller, operation, &authorization.decision.pii_reads)
+        {
+            tracing::error!(%error, "the PII audit line cannot be written");
+        }
+        self.add_errors(authorization, response);
+    }
+
+    /// Adds the authorization errors where the configuration wants them.
+    fn add_errors(&self, authorization: &Authorization, response: &mut GraphQLResponse) {
         if authorization.decision.allows_everything() {
-            return Ok(());
+            return;
         }
         match self.authorizer.options().errors.response {
             ErrorLocation::Errors => {
@@ -284,7 +316,6 @@ impl Governance {
             }
             ErrorLocation::Disabled => {}
         }
-        Ok(())
     }
 
     /// Audits a refused request (401, 403): one `access_denied` record whose reason

@@ -249,51 +249,43 @@ impl Pipeline {
         result
     }
 
-    async fn run(
+    /// Admits one request: parsed and validated, within the limits, variables
+    /// coerced, introspection answered, authorization decided, plan key made.
+    fn admit(
         &self,
         request: &GraphQLRequest,
         method: RequestMethod,
-        expose_plan: bool,
         caller: &dictamesh_governance::Caller,
-    ) -> Result<GraphQLResponse, RequestError> {
+    ) -> Result<Admitted, NotAdmitted> {
         let parsed = self.document(request)?;
         let document = &parsed.document;
         let operation = crate::request::select_operation(document, request.operation_name.as_deref())?;
         if method == RequestMethod::Get && !crate::request::allowed_over_get(operation.operation_type) {
-            return Err(RequestError::new(
+            return Err(NotAdmitted::Invalid(RequestError::new(
                 405,
                 format!(
                     "{} operations can only be sent over HTTP POST",
                     operation_kind_name(operation.operation_type)
                 ),
                 "METHOD_NOT_ALLOWED",
-            ));
+            )));
         }
         if operation.operation_type == OperationType::Subscription {
-            return Err(RequestError::new(
+            return Err(NotAdmitted::Invalid(RequestError::new(
                 400,
                 "Subscriptions need a streaming transport: graphql-transport-ws over WebSocket, or \
                  multipart HTTP (POST with Accept: multipart/mixed;subscriptionSpec=\"1.0\").",
                 "SUBSCRIPTION_TRANSPORT_REQUIRED",
-            ));
+            )));
         }
         crate::request::limits::check(&self.options.limits, document, operation)?;
         let coerced = crate::request::coerce_variables(&self.api_schema, operation, &request.variables)?;
         let variables = crate::request::variables_to_json(&coerced);
         let introspection = self.introspect(document, operation, &coerced)?;
-        let trace_id = crate::telemetry::trace_context::trace_id(&tracing::Span::current());
-        let audit = dictamesh_governance::audit::RequestContext {
-            caller,
-            operation: operation.name.as_deref(),
-            trace_id: trace_id.as_deref(),
-        };
-        let authorization = match self.governance.authorize(document, operation, caller) {
-            Ok(authorization) => authorization,
-            Err(refusal) => {
-                self.governance.audit_refusal(audit, &refusal).await;
-                return Err(refusal);
-            }
-        };
+        let authorization = self
+            .governance
+            .authorize(document, operation, caller)
+            .map_err(NotAdmitted::Refused)?;
         let labels = self.draw_labels();
         let mut sorted_labels: Vec<String> = labels.iter().cloned().collect();
         sorted_labels.sort();
@@ -317,6 +309,59 @@ impl Pipeline {
                 false => Vec::new(),
             },
         };
+        Ok(Admitted {
+            operation_name: operation.name.as_ref().map(|n| n.to_string()),
+            parsed,
+            variables,
+            introspection,
+            authorization,
+            labels,
+            key,
+        })
+    }
+
+    /// Admits one request ([`Pipeline::admit`]); an authorization refusal is
+    /// audited.
+    async fn admit_audited(
+        &self,
+        request: &GraphQLRequest,
+        method: RequestMethod,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<Admitted, RequestError> {
+        match self.admit(request, method, caller) {
+            Ok(admitted) => Ok(admitted),
+            Err(NotAdmitted::Invalid(error)) => Err(error),
+            Err(NotAdmitted::Refused(refusal)) => {
+                let trace_id = crate::telemetry::trace_context::trace_id(&tracing::Span::current());
+                let context = dictamesh_governance::audit::RequestContext {
+                    caller,
+                    operation: request.operation_name.as_deref(),
+                    trace_id: trace_id.as_deref(),
+                };
+                self.governance.audit_refusal(context, &refusal).await;
+                Err(refusal)
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        request: &GraphQLRequest,
+        method: RequestMethod,
+        expose_plan: bool,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<GraphQLResponse, RequestError> {
+        let Admitted {
+            parsed,
+            variables,
+            introspection,
+            authorization,
+            labels,
+            key,
+            operation_name,
+        } = self.admit_audited(request, method, caller).await?;
+        let document = &parsed.document;
+        let operation = crate::request::select_operation(document, request.operation_name.as_deref())?;
         let normalize = || {
             crate::plan::normalize_operation(&self.supergraph, document, operation, &variables)
                 .map_err(PlanError::from)
@@ -342,15 +387,18 @@ impl Pipeline {
         self.options
             .metrics
             .record_plan_cache(!missed.load(std::sync::atomic::Ordering::Relaxed));
-        let prepared = planned.map_err(|e| match e {
-            PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
-            e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
-        })?;
+        let prepared = planned.map_err(plan_error)?;
         let mut response = self
             .executor
             .execute(&prepared.plan, &prepared.operation, &variables, introspection)
             .instrument(tracing::info_span!("graphql.execute"))
             .await;
+        let trace_id = crate::telemetry::trace_context::trace_id(&tracing::Span::current());
+        let audit = dictamesh_governance::audit::RequestContext {
+            caller,
+            operation: operation_name.as_deref(),
+            trace_id: trace_id.as_deref(),
+        };
         self.governance
             .report(&authorization, audit, &mut response)
             .await?;
@@ -496,13 +544,127 @@ impl Pipeline {
         let parsed =
             crate::request::parse_document(&self.api_schema, Arc::from(query), &self.options.limits)?;
         let operation = crate::request::select_operation(&parsed.document, operation_name)?;
+        if crate::plan::defer::uses_defer(&parsed.document) {
+            return crate::plan::defer::plan(
+                &self.supergraph,
+                &parsed.document,
+                operation,
+                &Map::new(),
+                &self.options.override_labels,
+            )
+            .map(|plan| plan.to_string())
+            .map_err(plan_error);
+        }
         let normalized =
             crate::plan::normalize_operation(&self.supergraph, &parsed.document, operation, &Map::new())
-                .map_err(|e| RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"))?;
+                .map_err(PlanError::from)
+                .map_err(plan_error)?;
         self.planner
             .plan_operation(&normalized, &self.options.override_labels)
             .map(|plan| plan.to_string())
-            .map_err(|e| RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"))
+            .map_err(plan_error)
+    }
+}
+
+/// A request that cannot be planned, as the client sees it.
+fn plan_error(error: PlanError) -> RequestError {
+    match error {
+        PlanError::Operation(e) => RequestError::new(400, e.to_string(), "GRAPHQL_VALIDATION_FAILED"),
+        e => RequestError::new(400, e.to_string(), "QUERY_PLANNING_FAILED"),
+    }
+}
+
+/// Why the pipeline does not admit a request.
+enum NotAdmitted {
+    /// It is not a valid request (parse, validation, limits, variables).
+    Invalid(RequestError),
+    /// Authorization refuses it (audited).
+    Refused(RequestError),
+}
+
+impl From<RequestError> for NotAdmitted {
+    fn from(error: RequestError) -> Self {
+        NotAdmitted::Invalid(error)
+    }
+}
+
+/// A request the pipeline admitted, ready to plan.
+struct Admitted {
+    parsed: Arc<ParsedDocument>,
+    operation_name: Option<String>,
+    variables: Map<String, Value>,
+    introspection: Map<String, Value>,
+    authorization: crate::governance::Authorization,
+    labels: HashSet<String>,
+    key: PlanCacheKey,
+}
+
+/// The payloads (JSON texts) of an incremental response, as they become ready.
+pub type IncrementalPayloads = tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>;
+
+impl Pipeline {
+    /// Runs a query or mutation that uses `@defer` for incremental delivery: the
+    /// payloads arrive on the receiver as they are ready. `None` when the
+    /// operation has no `@defer`, when authorization removes selections from
+    /// it, or when its response needs durable audit records (written before the
+    /// response): run it whole with [`Pipeline::execute_as`] then.
+    pub async fn execute_incremental_as(
+        self: &Arc<Self>,
+        request: &GraphQLRequest,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<Option<IncrementalPayloads>, RequestError> {
+        if !crate::plan::defer::uses_defer(&self.document(request)?.document) {
+            return Ok(None);
+        }
+        let admitted = self.admit_audited(request, RequestMethod::Post, caller).await?;
+        if admitted.authorization.filters || self.governance.needs_durable_audit(&admitted.authorization) {
+            return Ok(None);
+        }
+        let operation =
+            crate::request::select_operation(&admitted.parsed.document, request.operation_name.as_deref())?;
+        let plan = self
+            .planner
+            .plan_incremental_cached(
+                admitted.key.clone(),
+                &admitted.parsed.document,
+                operation,
+                &admitted.variables,
+                &admitted.labels,
+            )
+            .map_err(plan_error)?;
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let pipeline = self.clone();
+        let caller = caller.clone();
+        let span = tracing::info_span!("graphql.execute", incremental = true);
+        tokio::spawn(
+            async move {
+                let Admitted {
+                    variables,
+                    introspection,
+                    authorization,
+                    operation_name,
+                    ..
+                } = admitted;
+                let report = |response: &mut GraphQLResponse| {
+                    pipeline.governance.report_unaudited(
+                        &authorization,
+                        &caller,
+                        operation_name.as_deref(),
+                        response,
+                    )
+                };
+                let send = |payload: Vec<u8>| {
+                    // A client that went away stops reading; nothing else to do.
+                    let _ = sender.send(payload);
+                };
+                pipeline
+                    .executor
+                    .execute_incremental(&plan, &variables, introspection, report, send)
+                    .await;
+            }
+            .instrument(span),
+        );
+        Ok(Some(receiver))
     }
 }
 

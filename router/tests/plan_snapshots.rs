@@ -226,3 +226,58 @@ fn fixture_supergraph_plans() {
         "{ topProduct { name shippingEstimate reviews { body author { name email } } } }"
     ));
 }
+
+fn plan_incremental(planner: &QueryPlanner, query: &str) -> String {
+    planner
+        .plan_incremental_query(query, None, &Default::default(), &HashSet::new())
+        .expect("the operation plans")
+        .to_string()
+}
+
+#[test]
+fn defer_of_fields_from_another_subgraph_becomes_an_entity_jump() {
+    insta::assert_snapshot!(plan_incremental(
+        &mesh(),
+        "{ products { name ... @defer(label: \"reviews\") { reviews { body } } } }"
+    ));
+}
+
+#[test]
+fn defer_of_fields_from_the_same_subgraph_is_fetched_later() {
+    insta::assert_snapshot!(plan_incremental(
+        &mesh(),
+        "{ topProduct { name ... @defer { price } } }"
+    ));
+}
+
+#[test]
+fn defer_of_a_field_with_requires_fetches_the_required_fields_in_the_deferred_part() {
+    insta::assert_snapshot!(plan_incremental(
+        &mesh(),
+        "{ topProduct { name ... @defer { shippingEstimate } } }"
+    ));
+}
+
+#[test]
+fn nested_defers_start_after_their_parent() {
+    insta::assert_snapshot!(plan_incremental(
+        &mesh(),
+        "{ topProduct { name ... @defer(label: \"outer\") { reviews { body } ... @defer(label: \"inner\") { inStock } } } }"
+    ));
+}
+
+#[test]
+fn defer_on_the_root_plans_a_separate_root_fetch() {
+    insta::assert_snapshot!(plan_incremental(
+        &mesh(),
+        "{ products { name } ... @defer { me { email } } }"
+    ));
+}
+
+#[test]
+fn defer_on_a_value_type_or_when_disabled_stays_in_the_primary_plan() {
+    insta::assert_snapshot!(plan_incremental(
+        &mesh(),
+        "{ products { reviews { ... @defer { body } } ... @defer(if: false) { price } } }"
+    ));
+}

@@ -1,7 +1,8 @@
 // Drives the DictaMesh router with an unchanged Apollo Client: a plain query,
 // automatic persisted queries (hash first, then registration, then hash only),
-// query batching with BatchHttpLink, and subscriptions over graphql-ws
-// (GraphQLWsLink) and multipart HTTP (HttpLink). Usage: node client.mjs <router-url>
+// query batching with BatchHttpLink, @defer (incremental delivery over
+// multipart HTTP), and subscriptions over graphql-ws (GraphQLWsLink) and
+// multipart HTTP (HttpLink). Usage: node client.mjs <router-url>
 import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { ApolloClient, HttpLink, InMemoryCache, gql } from '@apollo/client/core/index.js';
@@ -80,6 +81,35 @@ await check('query batching (BatchHttpLink)', async () => {
   assert.equal(b.data.products.length, 2);
   assert.equal(sent.length, 1, 'one HTTP request');
   assert.ok(Array.isArray(sent[0]) && sent[0].length === 2, 'carrying both operations');
+});
+
+await check('@defer over multipart HTTP (HttpLink)', async () => {
+  const DEFERRED = gql`
+    query Deferred {
+      invoices(limit: 2) {
+        invoiceNumber
+        ... @defer { customer { name } }
+      }
+    }
+  `;
+  const seen = [];
+  await new Promise((resolve, reject) => {
+    const watched = client(new HttpLink({ uri: url })).watchQuery({ query: DEFERRED, fetchPolicy: 'no-cache' });
+    const subscription = watched.subscribe({
+      next: ({ data }) => {
+        seen.push(data);
+        if (data?.invoices?.every((invoice) => invoice.customer?.name)) {
+          subscription.unsubscribe();
+          resolve();
+        }
+      },
+      error: reject,
+    });
+    setTimeout(() => reject(new Error('the deferred fields never arrived')), 10000).unref();
+  });
+  assert.ok(seen.length >= 2, `the primary result first, then the deferred fields (${seen.length} results)`);
+  assert.equal(seen[0].invoices.length, 2);
+  assert.ok(seen[0].invoices.every((invoice) => invoice.invoiceNumber && invoice.customer === undefined));
 });
 
 const CUSTOMER_CHANGES = gql`

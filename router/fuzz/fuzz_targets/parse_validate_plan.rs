@@ -1,6 +1,7 @@
 //! Fuzzes the request stage and the planner: any bytes, as an operation, are parsed and
-//! validated against a supergraph's API schema, normalized and planned. Nothing may
-//! panic; errors are fine.
+//! validated against a supergraph's API schema, normalized and planned (whole, and
+//! for incremental delivery when it uses `@defer`). Nothing may panic; errors are
+//! fine.
 //!
 //! The first byte picks the supergraph: the built-in one below, or one of the
 //! `supergraph.graphql` files under `$FUZZ_SUPERGRAPHS` (the federation audit corpus,
@@ -47,4 +48,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let _ = planner.plan_query(query, None, &Default::default(), &HashSet::new());
+    if query.contains("@defer") {
+        let _ = planner.plan_incremental_query(query, None, &Default::default(), &HashSet::new());
+    }
 });

@@ -4,6 +4,7 @@
 //! fails leaves partial data and an error naming it.
 
 pub mod data;
+mod incremental;
 mod response;
 
 use std::collections::HashMap;
@@ -121,13 +122,21 @@ pub struct Executor {
     metrics: Arc<RouterMetrics>,
 }
 
-/// The state of one execution: the merged data and the errors so far.
-struct ExecutionState {
-    data: Mutex<Value>,
+/// The state of one execution: the merged data and the errors so far (the data
+/// is shared by the parts of an incremental execution, each with its errors).
+struct ExecutionState<'d> {
+    data: &'d Mutex<Value>,
     errors: Mutex<Vec<Value>>,
 }
 
-impl ExecutionState {
+impl ExecutionState<'_> {
+    fn new(data: &Mutex<Value>) -> ExecutionState<'_> {
+        ExecutionState {
+            data,
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
     fn push_error(&self, error: Value) {
         if let Ok(mut errors) = self.errors.lock() {
             errors.push(error);
@@ -160,15 +169,13 @@ impl Executor {
         variables: &Map<String, Value>,
         initial_data: Map<String, Value>,
     ) -> GraphQLResponse {
-        let state = ExecutionState {
-            data: Mutex::new(Value::Object(initial_data)),
-            errors: Mutex::new(Vec::new()),
-        };
+        let data = Mutex::new(Value::Object(initial_data));
+        let state = ExecutionState::new(&data);
         if let Some(root) = &plan.root {
             self.run(root, &state, variables).await;
         }
-        let data = state.data.into_inner().unwrap_or_default();
         let errors = state.errors.into_inner().unwrap_or_default();
+        let data = data.into_inner().unwrap_or_default();
         let mut written = Vec::with_capacity(4096);
         write_data(
             &self.supergraph,
@@ -187,7 +194,7 @@ impl Executor {
     fn run<'a>(
         &'a self,
         node: &'a PlanNode,
-        state: &'a ExecutionState,
+        state: &'a ExecutionState<'_>,
         variables: &'a Map<String, Value>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
@@ -370,7 +377,12 @@ impl Executor {
         value
     }
 
-    async fn fetch_root(&self, fetch: &FetchNode, state: &ExecutionState, variables: &Map<String, Value>) {
+    async fn fetch_root(
+        &self,
+        fetch: &FetchNode,
+        state: &ExecutionState<'_>,
+        variables: &Map<String, Value>,
+    ) {
         let body = self.request_body(fetch, variables, None);
         match self.send(fetch, body).await {
             Ok(mut response) => {
@@ -393,7 +405,7 @@ impl Executor {
         &self,
         paths: &[&[PathElement]],
         fetch: &FetchNode,
-        state: &ExecutionState,
+        state: &ExecutionState<'_>,
         variables: &Map<String, Value>,
     ) {
         let Some(requires) = &fetch.requires else {

@@ -5,6 +5,7 @@
 
 mod console;
 pub mod csrf;
+pub mod incremental;
 
 use std::sync::Arc;
 use std::sync::RwLock;
@@ -348,22 +349,18 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
             bytes_response(StatusCode::OK, media_type, body)
         }
         single => match serde_json::from_value::<GraphQLRequest>(single) {
-            Ok(request) if accepts_multipart_subscription(&headers) => {
-                match pipeline.subscribe_as(&request, state.change_feed(), caller).await {
-                    Ok(Some(events)) => {
-                        multipart::response(events.take_until(state.streams_closed()).boxed())
-                    }
-                    Ok(None) => respond(
-                        run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await,
-                        media_type,
-                    ),
-                    Err(error) => request_error_response(&error, media_type),
-                }
+            Ok(request) => {
+                run_single(
+                    &state,
+                    &pipeline,
+                    &request,
+                    &headers,
+                    caller,
+                    expose_plan,
+                    media_type,
+                )
+                .await
             }
-            Ok(request) => respond(
-                run_one(&pipeline, &request, RequestMethod::Post, expose_plan, caller).await,
-                media_type,
-            ),
             Err(error) => request_error_response(
                 &RequestError::new(
                     400,
@@ -374,6 +371,39 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
             ),
         },
     }
+}
+
+/// Runs one POSTed request: a subscription or an operation with `@defer` as a
+/// stream when the client accepts one, anything else as one response.
+async fn run_single(
+    state: &RouterState,
+    pipeline: &Arc<Pipeline>,
+    request: &GraphQLRequest,
+    headers: &HeaderMap,
+    caller: &Caller,
+    expose_plan: bool,
+    media_type: &'static str,
+) -> Response {
+    if accepts_multipart_subscription(headers) {
+        match pipeline.subscribe_as(request, state.change_feed(), caller).await {
+            Ok(Some(events)) => {
+                return multipart::response(events.take_until(state.streams_closed()).boxed());
+            }
+            Ok(None) => {}
+            Err(error) => return request_error_response(&error, media_type),
+        }
+    }
+    if incremental::accepted(headers) {
+        match pipeline.execute_incremental_as(request, caller).await {
+            Ok(Some(payloads)) => return incremental::response(payloads),
+            Ok(None) => {}
+            Err(error) => return request_error_response(&error, media_type),
+        }
+    }
+    respond(
+        run_one(pipeline, request, RequestMethod::Post, expose_plan, caller).await,
+        media_type,
+    )
 }
 
 fn respond(result: Result<GraphQLResponse, RequestError>, media_type: &'static str) -> Response {

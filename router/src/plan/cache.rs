@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::RwLock;
 
-use super::PreparedPlan;
-
 /// What identifies a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PlanCacheKey {
@@ -26,12 +24,12 @@ pub struct PlanCacheKey {
 
 /// A bounded map of plans; when full, it forgets everything (plans are cheap to
 /// redo, and a full cache usually means the set of operations changed).
-pub(super) struct PlanCache {
+pub(super) struct PlanCache<P> {
     capacity: usize,
-    plans: RwLock<HashMap<PlanCacheKey, Arc<PreparedPlan>>>,
+    plans: RwLock<HashMap<PlanCacheKey, Arc<P>>>,
 }
 
-impl PlanCache {
+impl<P> PlanCache<P> {
     pub(super) fn new(capacity: usize) -> Self {
         PlanCache {
             capacity,
@@ -39,11 +37,11 @@ impl PlanCache {
         }
     }
 
-    pub(super) fn get(&self, key: &PlanCacheKey) -> Option<Arc<PreparedPlan>> {
+    pub(super) fn get(&self, key: &PlanCacheKey) -> Option<Arc<P>> {
         self.plans.read().ok()?.get(key).cloned()
     }
 
-    pub(super) fn insert(&self, key: PlanCacheKey, plan: Arc<PreparedPlan>) {
+    pub(super) fn insert(&self, key: PlanCacheKey, plan: Arc<P>) {
         if self.capacity == 0 {
             return;
         }

@@ -37,6 +37,7 @@
 
 mod cache;
 mod conflicts;
+pub mod defer;
 mod model;
 pub mod operation;
 mod planner;
@@ -50,6 +51,8 @@ use apollo_compiler::executable;
 
 pub use self::cache::PlanCacheKey;
 pub use self::conflicts::KeyRename;
+pub use self::defer::DeferredPart;
+pub use self::defer::IncrementalPlan;
 pub use self::model::FetchNode;
 pub use self::model::PathElement;
 pub use self::model::PlanNode;
@@ -106,7 +109,8 @@ pub struct PreparedPlan {
 /// Plans operations against one supergraph and caches the plans.
 pub struct QueryPlanner {
     supergraph: Arc<Supergraph>,
-    cache: cache::PlanCache,
+    cache: cache::PlanCache<PreparedPlan>,
+    incremental: cache::PlanCache<IncrementalPlan>,
 }
 
 impl QueryPlanner {
@@ -115,6 +119,7 @@ impl QueryPlanner {
         QueryPlanner {
             supergraph,
             cache: cache::PlanCache::new(cache_capacity),
+            incremental: cache::PlanCache::new(cache_capacity),
         }
     }
 
@@ -167,6 +172,30 @@ impl QueryPlanner {
         Ok(prepared)
     }
 
+    /// The incremental-delivery plan (`@defer`) for `key` from the cache, or else
+    /// plans and caches it.
+    pub fn plan_incremental_cached(
+        &self,
+        key: PlanCacheKey,
+        document: &ExecutableDocument,
+        operation: &executable::Operation,
+        variables: &serde_json::Map<String, serde_json::Value>,
+        override_labels: &HashSet<String>,
+    ) -> Result<Arc<IncrementalPlan>, PlanError> {
+        if let Some(plan) = self.incremental.get(&key) {
+            return Ok(plan);
+        }
+        let plan = Arc::new(defer::plan(
+            &self.supergraph,
+            document,
+            operation,
+            variables,
+            override_labels,
+        )?);
+        self.incremental.insert(key, plan.clone());
+        Ok(plan)
+    }
+
     /// Parses, validates (against the API schema), normalizes and plans a query
     /// string: the entry point of `dictamesh plan` and of tests.
     pub fn plan_query(
@@ -176,6 +205,34 @@ impl QueryPlanner {
         variables: &serde_json::Map<String, serde_json::Value>,
         override_labels: &HashSet<String>,
     ) -> Result<QueryPlan, PlanError> {
+        self.with_operation(query, operation_name, |document, operation| {
+            let normalized = normalize_operation(&self.supergraph, document, operation, variables)?;
+            self.plan_operation(&normalized, override_labels)
+        })
+    }
+
+    /// Like [`plan_query`](Self::plan_query), for incremental delivery: the
+    /// primary plan and one plan per deferred fragment.
+    pub fn plan_incremental_query(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+        variables: &serde_json::Map<String, serde_json::Value>,
+        override_labels: &HashSet<String>,
+    ) -> Result<IncrementalPlan, PlanError> {
+        self.with_operation(query, operation_name, |document, operation| {
+            defer::plan(&self.supergraph, document, operation, variables, override_labels)
+        })
+    }
+
+    /// Parses and validates `query`, checks the default limits, and hands the
+    /// selected operation to `plan`.
+    fn with_operation<T>(
+        &self,
+        query: &str,
+        operation_name: Option<&str>,
+        plan: impl FnOnce(&ExecutableDocument, &executable::Operation) -> Result<T, PlanError>,
+    ) -> Result<T, PlanError> {
         let parsed = crate::request::parse_document(
             &self.supergraph.api_schema,
             Arc::from(query),
@@ -189,8 +246,7 @@ impl QueryPlanner {
             .map_err(|e| PlanError::InvalidDocument(e.message().to_string()))?;
         crate::request::limits::check(&crate::request::OperationLimits::default(), document, operation)
             .map_err(|e| PlanError::InvalidDocument(e.messages()))?;
-        let normalized = normalize_operation(&self.supergraph, document, operation, variables)?;
-        self.plan_operation(&normalized, override_labels)
+        plan(document, operation)
     }
 }
 

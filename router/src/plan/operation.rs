@@ -8,6 +8,7 @@ use apollo_compiler::ast;
 use apollo_compiler::executable;
 use serde_json::Value;
 
+use super::defer::DeferCollector;
 use super::selection::Field;
 use super::selection::SelectionSet;
 use crate::supergraph::Supergraph;
@@ -49,6 +50,7 @@ pub fn normalize(
         supergraph,
         document,
         variables,
+        defer: None,
     };
     let mut selection_set = SelectionSet::default();
     normalizer.add_selections(&root_type, &operation.selection_set, &mut selection_set);
@@ -99,13 +101,35 @@ pub fn plan_affecting_variables(document: &ExecutableDocument) -> Vec<Name> {
     names
 }
 
-struct Normalizer<'a> {
-    supergraph: &'a Supergraph,
-    document: &'a ExecutableDocument,
-    variables: &'a serde_json::Map<String, Value>,
+pub(super) struct Normalizer<'a> {
+    pub(super) supergraph: &'a Supergraph,
+    pub(super) document: &'a ExecutableDocument,
+    pub(super) variables: &'a serde_json::Map<String, Value>,
+    /// Collects `@defer` fragments instead of inlining them (incremental delivery).
+    pub(super) defer: Option<&'a DeferCollector>,
 }
 
 impl Normalizer<'_> {
+    /// The label of a `@defer` that applies (`Some(None)` without a label).
+    fn deferred(&self, directives: &executable::DirectiveList) -> Option<Option<String>> {
+        let directive = directives.get("defer")?;
+        let enabled = match directive.specified_argument_by_name("if").map(|v| v.as_ref()) {
+            Some(ast::Value::Boolean(b)) => *b,
+            Some(ast::Value::Variable(variable)) => self
+                .variables
+                .get(variable.as_str())
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            _ => true,
+        };
+        enabled.then(|| {
+            directive
+                .specified_argument_by_name("label")
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        })
+    }
+
     /// Whether `@skip`/`@include` keep a selection.
     fn included(&self, directives: &executable::DirectiveList) -> bool {
         let condition = |name: &str| {
@@ -125,7 +149,12 @@ impl Normalizer<'_> {
         condition("skip") != Some(true) && condition("include") != Some(false)
     }
 
-    fn add_selections(&self, parent: &Name, set: &executable::SelectionSet, out: &mut SelectionSet) {
+    pub(super) fn add_selections(
+        &self,
+        parent: &Name,
+        set: &executable::SelectionSet,
+        out: &mut SelectionSet,
+    ) {
         for selection in &set.selections {
             match selection {
                 executable::Selection::Field(field) => {
@@ -134,7 +163,13 @@ impl Normalizer<'_> {
                     }
                     let mut sub = SelectionSet::default();
                     let field_type = field.definition.ty.inner_named_type();
+                    let depth = self
+                        .defer
+                        .map(|collector| collector.enter_field(field.response_key(), &field.definition.ty));
                     self.add_selections(field_type, &field.selection_set, &mut sub);
+                    if let (Some(collector), Some(depth)) = (self.defer, depth) {
+                        collector.leave(depth);
+                    }
                     out.add_field(Field {
                         alias: field.alias.clone(),
                         name: field.name.clone(),
@@ -144,6 +179,19 @@ impl Normalizer<'_> {
                 }
                 executable::Selection::InlineFragment(fragment) => {
                     if !self.included(&fragment.directives) {
+                        continue;
+                    }
+                    if let Some(collector) = self.defer
+                        && let Some(label) = self.deferred(&fragment.directives)
+                        && collector.defer(
+                            self,
+                            parent,
+                            fragment.type_condition.as_ref(),
+                            &fragment.selection_set,
+                            label,
+                            out,
+                        )
+                    {
                         continue;
                     }
                     self.add_fragment(
@@ -158,6 +206,19 @@ impl Normalizer<'_> {
                         continue;
                     }
                     if let Some(definition) = self.document.fragments.get(&spread.fragment_name) {
+                        if let Some(collector) = self.defer
+                            && let Some(label) = self.deferred(&spread.directives)
+                            && collector.defer(
+                                self,
+                                parent,
+                                Some(definition.type_condition()),
+                                &definition.selection_set,
+                                label,
+                                out,
+                            )
+                        {
+                            continue;
+                        }
                         self.add_fragment(
                             parent,
                             Some(definition.type_condition()),

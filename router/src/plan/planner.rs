@@ -182,6 +182,36 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// Plans `set` on the `parent` objects at `path` of data fetched before (a
+    /// deferred fragment): those objects hold `provided` (`__typename` and keys),
+    /// everything else comes from entity jumps. No subgraph is asked for the
+    /// objects themselves.
+    pub(super) fn plan_from_objects(
+        mut self,
+        parent: &Name,
+        path: &ResponsePath,
+        provided: &SelectionSet,
+        set: &SelectionSet,
+        operation: &Operation,
+    ) -> Result<QueryPlan, PlanError> {
+        // A graph no type lives in: only what `provided` holds is local to it.
+        let fetched = self.supergraph.subgraphs.len();
+        let mut entity_path = path.clone();
+        while matches!(entity_path.last(), Some(PathElement::TypeCondition(_))) {
+            entity_path.pop();
+        }
+        let id = self.new_draft(fetched, entity_path, true, BTreeSet::new());
+        let mut representation = SelectionSet::default();
+        representation.add_fragment(parent.clone(), provided.clone());
+        self.drafts[id].requires = representation;
+        self.plan_fields(id, fetched, parent, path, Some(provided), set)?;
+        self.merge_drafts();
+        self.drafts[id].merged_into = Some(id);
+        Ok(QueryPlan {
+            root: self.build_tree(operation),
+        })
+    }
+
     /// The candidate subgraph that plans a root field with the fewest fetches.
     fn cheapest_root_graph(
         &mut self,

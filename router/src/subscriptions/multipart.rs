@@ -32,7 +32,8 @@ pub fn accepted(accept: &str) -> bool {
     accept.contains("multipart/mixed") && accept.contains("subscriptionspec")
 }
 
-fn part(first: bool, json: &[u8]) -> Bytes {
+/// One part: a JSON payload followed by the boundary (preceded by it when first).
+pub(crate) fn part(first: bool, json: &[u8]) -> Bytes {
     let mut part = Vec::with_capacity(json.len() + 64);
     if first {
         part.extend_from_slice(BOUNDARY);
@@ -43,7 +44,8 @@ fn part(first: bool, json: &[u8]) -> Bytes {
     Bytes::from(part)
 }
 
-fn end(first: bool) -> Bytes {
+/// The closing boundary.
+pub(crate) fn end(first: bool) -> Bytes {
     let mut end = Vec::with_capacity(16);
     if first {
         end.extend_from_slice(BOUNDARY);

@@ -1,6 +1,7 @@
 //! The API schema: the supergraph as clients see it, without the federation
 //! machinery (`join__*`, `link__*`, their directives) and without `@inaccessible`
-//! types, fields, arguments and enum values.
+//! types, fields, arguments and enum values, and with `@defer` (incremental
+//! delivery, which the router serves) declared.
 
 use apollo_compiler::Schema;
 use apollo_compiler::schema::ExtendedType;
@@ -117,9 +118,30 @@ pub(super) fn api_schema(supergraph: &Valid<Schema>) -> Result<Valid<Schema>, Su
             }
         }
     }
+    declare_defer(&mut schema);
     schema
         .validate()
         .map_err(|e| SupergraphError::InvalidApiSchema(e.errors.to_string()))
+}
+
+/// Declares `@defer` (as Apollo Router does) unless the supergraph has its own.
+fn declare_defer(schema: &mut Schema) {
+    if schema.directive_definitions.contains_key("defer") {
+        return;
+    }
+    let definition = apollo_compiler::ast::Document::parse(
+        "directive @defer(label: String, if: Boolean! = true) on FRAGMENT_SPREAD | INLINE_FRAGMENT",
+        "defer.graphql",
+    );
+    if let Ok(document) = definition {
+        for definition in &document.definitions {
+            if let apollo_compiler::ast::Definition::DirectiveDefinition(directive) = definition {
+                schema
+                    .directive_definitions
+                    .insert(directive.name.clone(), directive.clone());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -147,5 +169,9 @@ enum Color { RED BLUE @inaccessible }
         assert!(!printed.contains("Secret"), "{printed}");
         assert!(!printed.contains("BLUE"), "{printed}");
         assert!(printed.contains("c: Color"), "{printed}");
+        assert!(
+            printed.contains("directive @defer(label: String, if: Boolean! = true)"),
+            "{printed}"
+        );
     }
 }

@@ -1,12 +1,13 @@
 //! Client traffic at the router's door: a per-client rate limit (token bucket keyed by
-//! a header or the client's IP; 429 with `Retry-After`) and a global concurrency limit
+//! a header, a claim of the caller's verified JWT, or the client's IP; 429 with
+//! `Retry-After`) and a global concurrency limit
 //! that sheds load (503 with `Retry-After`). Configured under
 //! `traffic_shaping.router`:
 //!
 //! ```yaml
 //! traffic_shaping:
 //!   router:
-//!     rate_limit: { per_second: 50, burst: 100, key: { header: x-client-id } }  # or key: ip
+//!     rate_limit: { per_second: 50, burst: 100, key: { header: x-client-id } }  # or key: ip, or key: { claim: sub }
 //!     max_concurrent_requests: 512
 //! ```
 
@@ -41,6 +42,9 @@ pub enum ClientKey {
     Ip,
     /// A request header, e.g. `x-client-id`; requests without it are keyed by IP.
     Header(String),
+    /// A claim of the caller's verified token, e.g. `sub`; requests without a
+    /// valid token or without the claim are keyed by IP.
+    Claim(String),
 }
 
 /// A token bucket per client: `per_second` tokens a second, up to `burst`.
@@ -120,7 +124,7 @@ impl TrafficLimits {
 }
 
 /// The client key of a request under `key`.
-fn client_key(key: &ClientKey, request: &Request) -> String {
+fn client_key(key: &ClientKey, request: &Request, state: &RouterState) -> String {
     let peer = || {
         request.extensions().get::<ConnectInfo<SocketAddr>>().map_or_else(
             || "unknown".to_string(),
@@ -134,6 +138,19 @@ fn client_key(key: &ClientKey, request: &Request) -> String {
             .get(name.as_str())
             .and_then(|v| v.to_str().ok())
             .map_or_else(peer, |value| format!("header:{value}")),
+        ClientKey::Claim(name) => state
+            .pipeline()
+            .governance()
+            .identify(request.headers())
+            .ok()
+            .and_then(|caller| {
+                let value = caller.claims()?.get(name.as_str())?;
+                Some(match value {
+                    serde_json::Value::String(text) => format!("claim:{text}"),
+                    other => format!("claim:{other}"),
+                })
+            })
+            .unwrap_or_else(peer),
     }
 }
 
@@ -154,7 +171,7 @@ fn refusal(status: StatusCode, retry_after: Duration, message: &str, code: &str)
 pub async fn admit(State(state): State<Arc<RouterState>>, request: Request, next: Next) -> Response {
     let limits = state.options().traffic.clone();
     if let Some(limiter) = &limits.rate_limit {
-        let key = client_key(&limiter.key(), &request);
+        let key = client_key(&limiter.key(), &request, &state);
         if let Err(wait) = limiter.check(key) {
             state.metrics().record_rejected("rate_limited");
             return refusal(

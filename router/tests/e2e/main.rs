@@ -1,5 +1,6 @@
 //! End-to-end tests: the router in front of subgraphs built with the kit.
 
+mod defer;
 mod errors;
 mod features;
 mod headers;

@@ -98,3 +98,83 @@ async fn requests_beyond_the_concurrency_limit_are_shed_with_503() {
         "{metrics}"
     );
 }
+
+/// A subgraph stand-in that counts requests and answers `body` to each once
+/// `gate` opens; its address and the count.
+async fn counting_subgraph(
+    body: &'static str,
+    gate: Arc<tokio::sync::Notify>,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let counted = count.clone();
+    let app = axum::Router::new().fallback(move || {
+        let gate = gate.clone();
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            gate.notified().await;
+            ([("content-type", "application/json")], body)
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (address, count)
+}
+
+/// The router's `requests_in_flight` gauge.
+async fn requests_in_flight(mesh: &mesh::Mesh) -> u64 {
+    let text = reqwest::get(format!("http://{}/metrics", mesh.router))
+        .await
+        .expect("the router answers")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find(|line| line.starts_with("dictamesh_router_requests_in_flight"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse::<f64>().ok())
+        .map_or(0, |value| value as u64)
+}
+
+#[tokio::test]
+async fn identical_concurrent_queries_reach_the_subgraph_once() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let (products, count) =
+        counting_subgraph(r#"{"data":{"products":[{"name":"Desk"}]}}"#, gate.clone()).await;
+    let mesh = mesh::start("", Some(("products", format!("http://{products}/")))).await;
+    let client = reqwest::Client::new();
+    let requests: Vec<_> = (0..100)
+        .map(|_| {
+            let request = client
+                .post(format!("http://{}/graphql", mesh.router))
+                .json(&json!({"query": "{ products { name } }"}))
+                .send();
+            tokio::spawn(async move {
+                request
+                    .await
+                    .expect("router answers")
+                    .json::<Value>()
+                    .await
+                    .expect("json")
+            })
+        })
+        .collect();
+    // Hold the subgraph's answer until all 100 requests are inside the router.
+    while requests_in_flight(&mesh).await < 100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Let the last ones get from the door to the subgraph fetch.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gate.notify_waiters();
+    gate.notify_one();
+    for request in requests {
+        let body = request.await.expect("task");
+        assert_eq!(body, json!({"data": {"products": [{"name": "Desk"}]}}));
+    }
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one subgraph request for 100 queries"
+    );
+}

@@ -99,3 +99,30 @@ fn a_missing_jwks_file_stops_the_start_and_bad_keys_are_reported_with_their_line
     let error = RouterConfig::from_yaml(bad, "router.yaml", |_| None).expect_err("bad duration");
     assert!(error.to_string().contains("router.yaml:4"), "{error}");
 }
+
+#[tokio::test]
+async fn the_rate_limit_can_be_keyed_by_a_token_claim() {
+    let yaml = format!(
+        "{}traffic_shaping:\n  router:\n    rate_limit: {{ per_second: 1, burst: 2, key: {{ claim: sub }} }}\n",
+        mesh::config_yaml("{}")
+    );
+    let mesh = mesh::start_with(&yaml).await;
+    let as_subject = |subject: &str| {
+        Some(format!(
+            "Bearer {}",
+            token(&claims("", "guest", json!({ "sub": subject })), "rsa.pem")
+        ))
+    };
+    let query = json!({ "query": "{ __typename }" });
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(mesh.post(query.clone(), as_subject("alice")).await.0);
+    }
+    assert_eq!(&statuses[..2], &[200, 200], "{statuses:?}");
+    assert!(
+        statuses.contains(&429),
+        "alice's budget of 2 at once runs out: {statuses:?}"
+    );
+    let (status, body) = mesh.post(query, as_subject("bob")).await;
+    assert_eq!(status, 200, "bob has his own budget: {body}");
+}

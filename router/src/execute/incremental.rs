@@ -1,0 +1,179 @@
+//! Running an [`IncrementalPlan`] (`@defer`): the primary plan first, its payload
+//! sent at once; then each deferred part as soon as the part it depends on is
+//! done, its payload (`incremental` entries, one per object it applies to, with
+//! `path` and `label`) sent as it completes. The payloads follow the incremental
+//! delivery format Apollo Client and Apollo Router speak (`deferSpec=20220824`).
+//!
+//! Each part keeps its own errors: an error in a deferred fragment lands in the
+//! entry whose path it falls under, never in the primary payload. Null
+//! propagation stops at the fragment: a non-null field that fails nulls the
+//! entry's `data`, not the objects around it. An entry whose object the client
+//! received as `null` is not sent.
+
+use std::sync::Mutex;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde_json::Map;
+use serde_json::Value;
+
+use super::ExecutionState;
+use super::Executor;
+use super::GraphQLResponse;
+use super::data;
+use super::write_data;
+use crate::plan::DeferredPart;
+use crate::plan::IncrementalPlan;
+
+impl Executor {
+    /// Runs `plan`, handing each payload (JSON text) to `send` as it is ready;
+    /// `finish_primary` may add to the primary response before it is sent
+    /// (authorization errors, audit). `initial_data` holds what the router
+    /// answered itself (introspection).
+    pub async fn execute_incremental(
+        &self,
+        plan: &IncrementalPlan,
+        variables: &Map<String, Value>,
+        initial_data: Map<String, Value>,
+        finish_primary: impl FnOnce(&mut GraphQLResponse),
+        mut send: impl FnMut(Vec<u8>),
+    ) {
+        let data = Mutex::new(Value::Object(initial_data));
+        let state = ExecutionState::new(&data);
+        if let Some(root) = &plan.primary.plan.root {
+            self.run(root, &state, variables).await;
+        }
+        let mut written = Vec::with_capacity(4096);
+        if let Ok(data) = data.lock() {
+            let operation = &plan.primary.operation;
+            write_data(
+                &self.supergraph,
+                &operation.root_type,
+                &operation.selection_set,
+                &data,
+                &mut written,
+            );
+        }
+        let mut delivered: Value = serde_json::from_slice(&written).unwrap_or(Value::Null);
+        let mut primary = GraphQLResponse {
+            data: Some(written),
+            errors: state.errors.into_inner().unwrap_or_default(),
+            extensions: Map::new(),
+        };
+        finish_primary(&mut primary);
+        let mut payload = primary.to_bytes();
+        payload.pop();
+        payload.extend_from_slice(if plan.parts.is_empty() {
+            b",\"hasNext\":false}"
+        } else {
+            b",\"hasNext\":true}"
+        });
+        send(payload);
+
+        let run_part = |index: usize| {
+            let data = &data;
+            async move {
+                let state = ExecutionState::new(data);
+                if let Some(root) = &plan.parts[index].plan.root {
+                    self.run(root, &state, variables).await;
+                }
+                (index, state.errors.into_inner().unwrap_or_default())
+            }
+        };
+        let mut running: FuturesUnordered<_> = plan
+            .parts
+            .iter()
+            .enumerate()
+            .filter(|(_, part)| part.parent.is_none())
+            .map(|(index, _)| run_part(index))
+            .collect();
+        let mut remaining = plan.parts.len();
+        while let Some((index, errors)) = running.next().await {
+            remaining -= 1;
+            let entries = match data.lock() {
+                Ok(data) => self.entries(&plan.parts[index], &data, &mut delivered, errors),
+                Err(_) => Vec::new(),
+            };
+            for (child, part) in plan.parts.iter().enumerate() {
+                if part.parent == Some(index) {
+                    running.push(run_part(child));
+                }
+            }
+            if entries.is_empty() && remaining > 0 {
+                continue;
+            }
+            let mut payload = Map::new();
+            payload.insert("hasNext".to_string(), Value::Bool(remaining > 0));
+            if !entries.is_empty() {
+                payload.insert("incremental".to_string(), Value::Array(entries));
+            }
+            send(serde_json::to_vec(&Value::Object(payload)).unwrap_or_default());
+        }
+    }
+
+    /// The `incremental` entries of a finished part: one per object it applies to
+    /// that the client received, each with the errors under its path (errors
+    /// under none go to the first entry). What is sent is merged into `delivered`,
+    /// so nested parts see their objects.
+    fn entries(
+        &self,
+        part: &DeferredPart,
+        data: &Value,
+        delivered: &mut Value,
+        errors: Vec<Value>,
+    ) -> Vec<Value> {
+        let mut entries: Vec<Map<String, Value>> = Vec::new();
+        let mut entry_paths: Vec<Vec<Value>> = Vec::new();
+        for path in data::objects_at(data, &part.path, &self.supergraph) {
+            if !matches!(data::value_at(delivered, &path), Some(Value::Object(_))) {
+                continue;
+            }
+            let Some(object) = data::value_at(data, &path) else {
+                continue;
+            };
+            let mut written = Vec::with_capacity(256);
+            write_data(
+                &self.supergraph,
+                &part.parent_type,
+                &part.selection,
+                object,
+                &mut written,
+            );
+            let value: Value = serde_json::from_slice(&written).unwrap_or(Value::Null);
+            if value.is_object()
+                && let Some(target) = data::value_at_mut(delivered, &path)
+            {
+                data::deep_merge(target, value.clone());
+            }
+            let json_path = data::path_to_json(&path);
+            let mut entry = Map::new();
+            entry.insert("data".to_string(), value);
+            entry.insert("path".to_string(), Value::Array(json_path.clone()));
+            if let Some(label) = &part.label {
+                entry.insert("label".to_string(), Value::String(label.clone()));
+            }
+            entries.push(entry);
+            entry_paths.push(json_path);
+        }
+        if entries.is_empty() {
+            return Vec::new();
+        }
+        for error in errors {
+            let error_path = error.get("path").and_then(Value::as_array);
+            let owner = error_path
+                .and_then(|error_path| {
+                    entry_paths
+                        .iter()
+                        .position(|entry_path| error_path.starts_with(entry_path))
+                })
+                .unwrap_or(0);
+            if let Value::Array(owned) = entries[owner]
+                .entry("errors".to_string())
+                .or_insert_with(|| Value::Array(Vec::new()))
+            {
+                owned.push(error);
+            }
+        }
+        entries.into_iter().map(Value::Object).collect()
+    }
+}
