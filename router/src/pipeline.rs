@@ -172,14 +172,20 @@ impl Pipeline {
             Ok(caller) => return Ok(caller),
             Err(refusal) => refusal,
         };
+        self.audit_refusal(&refusal, "/graphql").await;
+        Err(refusal)
+    }
+
+    /// Audits a request refused before it names an operation (a 401, a
+    /// WebSocket closed with 4403) at `route`: an `access_denied` record.
+    pub async fn audit_refusal(&self, refusal: &RequestError, route: &str) {
         let anonymous = dictamesh_governance::Caller::anonymous();
         let context = dictamesh_governance::audit::RequestContext {
             caller: &anonymous,
-            operation: Some("/graphql"),
+            operation: Some(route),
             trace_id: None,
         };
-        self.governance.audit_refusal(context, &refusal).await;
-        Err(refusal)
+        self.governance.audit_refusal(context, refusal).await;
     }
 
     /// Governance: who callers are and what they may select.

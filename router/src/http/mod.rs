@@ -493,9 +493,13 @@ async fn get_graphql_or_websocket(State(state): State<Arc<RouterState>>, request
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     if upgrade {
         // A token may also come in `connection_init`; a bad one here is refused now.
-        let caller = match state.pipeline().governance().identify(&parts.headers) {
+        let pipeline = state.pipeline();
+        let caller = match pipeline.governance().identify(&parts.headers) {
             Ok(caller) => caller,
-            Err(error) => return request_error_response(&error, "application/json"),
+            Err(error) => {
+                pipeline.audit_refusal(&error, "/graphql (WebSocket)").await;
+                return request_error_response(&error, "application/json");
+            }
         };
         return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(upgrade) => upgrade

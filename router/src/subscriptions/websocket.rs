@@ -144,10 +144,14 @@ impl Connection {
                     match governance.identify_params(params) {
                         Ok(Some(caller)) => self.caller = caller,
                         Ok(None) => {}
-                        Err(_) => return Err(Close(4403, "Forbidden".into())),
+                        Err(refusal) => {
+                            pipeline.audit_refusal(&refusal, "connection_init").await;
+                            return Err(Close(4403, "Forbidden".into()));
+                        }
                     }
                 }
-                if governance.require(&self.caller).is_err() {
+                if let Err(refusal) = governance.require(&self.caller) {
+                    pipeline.audit_refusal(&refusal, "connection_init").await;
                     return Err(Close(4403, "Forbidden".into()));
                 }
                 self.acknowledged = true;
