@@ -53,6 +53,9 @@ pub enum GovernanceError {
     /// The audit outbox cannot be opened.
     #[error("authorization.audit.outbox: {0}")]
     Outbox(#[from] AuditError),
+    /// The audit configuration does not hold together.
+    #[error("authorization.audit: {0}")]
+    AuditConfig(String),
 }
 
 /// What the router enforces: who the caller is and what it may select.
@@ -94,6 +97,7 @@ impl Governance {
             })?,
             None => PiiAuditLog::log_only(),
         };
+        check_audit(&authorization.audit)?;
         let audit = match &authorization.audit.outbox {
             Some(path) => audit.with_outbox(AuditOutbox::open(path)?),
             None => audit,
@@ -352,6 +356,28 @@ pub fn spawn_audit_relay(
     Ok(Some(relay.spawn()))
 }
 
+/// Checks that a relay target comes with an outbox and is an http(s) URL.
+fn check_audit(config: &AuditConfig) -> Result<(), GovernanceError> {
+    let Some(url) = &config.deliver_to else {
+        return Ok(());
+    };
+    if config.outbox.is_none() {
+        return Err(GovernanceError::AuditConfig(
+            "deliver_to needs an outbox (authorization.audit.outbox) to deliver from".into(),
+        ));
+    }
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        Ok(parsed) => Err(GovernanceError::AuditConfig(format!(
+            "deliver_to `{url}` is not an http(s) URL (scheme {})",
+            parsed.scheme()
+        ))),
+        Err(error) => Err(GovernanceError::AuditConfig(format!(
+            "deliver_to `{url}` is not a URL: {error}"
+        ))),
+    }
+}
+
 /// The top-level fields of each object type's first `@key`.
 fn entity_keys(supergraph: &Supergraph) -> HashMap<String, Vec<String>> {
     supergraph
@@ -414,4 +440,28 @@ pub fn normalize_filtered(
         filtered_operation,
         variables,
     )?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_settings_that_cannot_work_are_named() {
+        let config = |outbox: Option<&str>, url: &str| AuditConfig {
+            outbox: outbox.map(std::path::PathBuf::from),
+            deliver_to: Some(url.to_string()),
+            ..AuditConfig::default()
+        };
+        let error = check_audit(&config(None, "http://catalog/ingest")).unwrap_err();
+        assert!(error.to_string().contains("needs an outbox"), "{error}");
+        let error = check_audit(&config(Some("a.db"), "catalog/ingest")).unwrap_err();
+        assert!(
+            error.to_string().contains("`catalog/ingest` is not a URL"),
+            "{error}"
+        );
+        let error = check_audit(&config(Some("a.db"), "ftp://catalog/ingest")).unwrap_err();
+        assert!(error.to_string().contains("not an http(s) URL"), "{error}");
+        assert!(check_audit(&config(Some("a.db"), "http://catalog:4010/ingest")).is_ok());
+    }
 }
