@@ -547,26 +547,22 @@ impl Pipeline {
         if !crate::plan::defer::uses_defer(&self.document(request)?.document) {
             return Ok(None);
         }
-        let admitted = self.admit(request, RequestMethod::Post, caller)?;
-        if admitted.authorization.filters {
-            return Ok(None);
-        }
-        let operation =
-            crate::request::select_operation(&admitted.parsed.document, request.operation_name.as_deref())?;
-        let plan = self
-            .planner
-            .plan_incremental_cached(
-                admitted.key.clone(),
-                &admitted.parsed.document,
-                operation,
-                &admitted.variables,
-                &admitted.labels,
-            )
-            .map_err(plan_error)?;
+        let observed = crate::telemetry::operation::Observed::start(request);
+        let planned = observed
+            .span()
+            .in_scope(|| self.plan_incremental(request, caller));
+        let (plan, admitted) = match planned {
+            Ok(Some(planned)) => planned,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                observed.finish(&self.options.metrics, &Err(error.clone()), |_| None);
+                return Err(error);
+            }
+        };
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let pipeline = self.clone();
         let caller = caller.clone();
-        let span = tracing::info_span!("graphql.execute", incremental = true);
+        let span = observed.span().clone();
         tokio::spawn(
             async move {
                 let Admitted {
@@ -576,10 +572,12 @@ impl Pipeline {
                     operation_name,
                     ..
                 } = admitted;
+                let mut primary = GraphQLResponse::default();
                 let report = |response: &mut GraphQLResponse| {
                     pipeline
                         .governance
-                        .report(&authorization, &caller, operation_name.as_deref(), response)
+                        .report(&authorization, &caller, operation_name.as_deref(), response);
+                    primary.errors = response.errors.clone();
                 };
                 let send = |payload: Vec<u8>| {
                     // A client that went away stops reading; nothing else to do.
@@ -588,11 +586,40 @@ impl Pipeline {
                 pipeline
                     .executor
                     .execute_incremental(&plan, &variables, introspection, report, send)
+                    .instrument(tracing::info_span!("graphql.execute", incremental = true))
                     .await;
+                observed.finish(&pipeline.options.metrics, &Ok(primary), |query| {
+                    pipeline.documents.get(query)
+                });
             }
             .instrument(span),
         );
         Ok(Some(receiver))
+    }
+
+    /// Admits and plans an operation for incremental delivery; `None` when
+    /// authorization removes selections from it.
+    fn plan_incremental(
+        &self,
+        request: &GraphQLRequest,
+        caller: &dictamesh_governance::Caller,
+    ) -> Result<Option<(Arc<crate::plan::IncrementalPlan>, Admitted)>, RequestError> {
+        let admitted = self.admit(request, RequestMethod::Post, caller)?;
+        if admitted.authorization.filters {
+            return Ok(None);
+        }
+        let operation =
+            crate::request::select_operation(&admitted.parsed.document, request.operation_name.as_deref())?;
+        let plan = tracing::info_span!("graphql.plan").in_scope(|| {
+            self.planner.plan_incremental_cached(
+                admitted.key.clone(),
+                &admitted.parsed.document,
+                operation,
+                &admitted.variables,
+                &admitted.labels,
+            )
+        });
+        Ok(Some((plan.map_err(plan_error)?, admitted)))
     }
 }
 
