@@ -622,26 +622,33 @@ impl Pipeline {
         if !crate::plan::defer::uses_defer(&self.document(request)?.document) {
             return Ok(None);
         }
-        let admitted = self.admit_audited(request, RequestMethod::Post, caller).await?;
-        if admitted.authorization.filters || self.governance.needs_durable_audit(&admitted.authorization) {
-            return Ok(None);
-        }
-        let operation =
-            crate::request::select_operation(&admitted.parsed.document, request.operation_name.as_deref())?;
-        let plan = self
-            .planner
-            .plan_incremental_cached(
-                admitted.key.clone(),
-                &admitted.parsed.document,
-                operation,
-                &admitted.variables,
-                &admitted.labels,
-            )
-            .map_err(plan_error)?;
+        let observed = crate::telemetry::operation::Observed::start(request);
+        let admitted = self
+            .admit_audited(request, RequestMethod::Post, caller)
+            .instrument(observed.span().clone())
+            .await;
+        let planned = admitted.and_then(|admitted| {
+            if admitted.authorization.filters || self.governance.needs_durable_audit(&admitted.authorization)
+            {
+                return Ok(None);
+            }
+            observed
+                .span()
+                .in_scope(|| self.plan_incremental(request, admitted))
+                .map(Some)
+        });
+        let (plan, admitted) = match planned {
+            Ok(Some(planned)) => planned,
+            Ok(None) => return Ok(None),
+            Err(error) => {
+                observed.finish(&self.options.metrics, &Err(error.clone()), |_| None);
+                return Err(error);
+            }
+        };
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let pipeline = self.clone();
         let caller = caller.clone();
-        let span = tracing::info_span!("graphql.execute", incremental = true);
+        let span = observed.span().clone();
         tokio::spawn(
             async move {
                 let Admitted {
@@ -651,13 +658,15 @@ impl Pipeline {
                     operation_name,
                     ..
                 } = admitted;
+                let mut primary = GraphQLResponse::default();
                 let report = |response: &mut GraphQLResponse| {
                     pipeline.governance.report_unaudited(
                         &authorization,
                         &caller,
                         operation_name.as_deref(),
                         response,
-                    )
+                    );
+                    primary.errors = response.errors.clone();
                 };
                 let send = |payload: Vec<u8>| {
                     // A client that went away stops reading; nothing else to do.
@@ -666,11 +675,35 @@ impl Pipeline {
                 pipeline
                     .executor
                     .execute_incremental(&plan, &variables, introspection, report, send)
+                    .instrument(tracing::info_span!("graphql.execute", incremental = true))
                     .await;
+                observed.finish(&pipeline.options.metrics, &Ok(primary), |query| {
+                    pipeline.documents.get(query)
+                });
             }
             .instrument(span),
         );
         Ok(Some(receiver))
+    }
+
+    /// Plans an admitted operation for incremental delivery.
+    fn plan_incremental(
+        &self,
+        request: &GraphQLRequest,
+        admitted: Admitted,
+    ) -> Result<(Arc<crate::plan::IncrementalPlan>, Admitted), RequestError> {
+        let operation =
+            crate::request::select_operation(&admitted.parsed.document, request.operation_name.as_deref())?;
+        let plan = tracing::info_span!("graphql.plan").in_scope(|| {
+            self.planner.plan_incremental_cached(
+                admitted.key.clone(),
+                &admitted.parsed.document,
+                operation,
+                &admitted.variables,
+                &admitted.labels,
+            )
+        });
+        Ok((plan.map_err(plan_error)?, admitted))
     }
 }
 

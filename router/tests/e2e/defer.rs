@@ -243,3 +243,27 @@ async fn a_client_without_multipart_gets_the_whole_response_at_once() {
             .starts_with("application/json")
     );
 }
+
+#[tokio::test]
+async fn deferred_operations_are_counted_in_the_metrics() {
+    let mesh = mesh::start("", None).await;
+    let (_, parts) = deferred(
+        &mesh,
+        "query DeferredReviews { products { name ... @defer { reviews { body } } } }",
+    )
+    .await;
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let metrics = reqwest::get(format!("http://{}/metrics", mesh.router))
+        .await
+        .expect("the router answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line
+                == r#"dictamesh_router_requests_total{operation="DeferredReviews",status="ok"} 1"#),
+        "{metrics}"
+    );
+}
