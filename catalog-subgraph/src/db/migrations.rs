@@ -22,6 +22,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0002_audit_details.sql"),
         include_str!("../../../migrations/sqlite/0002_audit_details.sql"),
     ),
+    (
+        3,
+        "event log without catalog foreign key",
+        include_str!("../../../migrations/postgres/0003_event_log_without_catalog_fk.sql"),
+        include_str!("../../../migrations/sqlite/0003_event_log_without_catalog_fk.sql"),
+    ),
 ];
 
 /// The migrator for the database's backend.
