@@ -244,21 +244,59 @@ async fn wait_for_delivery(
     }
 }
 
+/// A catalog on its own PostgreSQL database, served on a port of its own, and a
+/// mesh whose router audits into an outbox (under `dir`) delivered to it.
+struct Scene {
+    dir: tempfile::TempDir,
+    postgres: Postgres,
+    db: CatalogDatabase,
+    catalog_address: SocketAddr,
+    catalog: Catalog,
+    server: CatalogServer,
+    outbox: AuditOutbox,
+    mesh: Mesh,
+}
+
+impl Scene {
+    async fn start() -> Scene {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (postgres, db) = Postgres::create().await;
+        let catalog_address = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+            probe.local_addr().expect("address")
+        };
+        let catalog = Catalog::start(db.clone(), format!("http://{catalog_address}/graphql"))
+            .await
+            .expect("the catalog");
+        let server = CatalogServer::start(&catalog, catalog_address).await;
+        let outbox_path = dir.path().join("audit-outbox.db");
+        let mesh = start_mesh(dir.path(), &outbox_path, catalog_address).await;
+        let outbox = AuditOutbox::open(&outbox_path).expect("outbox");
+        Scene {
+            dir,
+            postgres,
+            db,
+            catalog_address,
+            catalog,
+            server,
+            outbox,
+            mesh,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_pii_reads_reach_the_audit_log_once_each_across_a_catalog_restart() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (postgres, db) = Postgres::create().await;
-    let catalog_address = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        probe.local_addr().expect("address")
-    };
-    let catalog = Catalog::start(db.clone(), format!("http://{catalog_address}/graphql"))
-        .await
-        .expect("the catalog");
-    let server = CatalogServer::start(&catalog, catalog_address).await;
-    let outbox_path = dir.path().join("audit-outbox.db");
-    let mesh = start_mesh(dir.path(), &outbox_path, catalog_address).await;
-    let outbox = AuditOutbox::open(&outbox_path).expect("outbox");
+    let Scene {
+        dir,
+        postgres,
+        db,
+        catalog_address,
+        catalog,
+        server,
+        outbox,
+        mesh,
+    } = Scene::start().await;
 
     const READS: usize = 1000;
     const WORKERS: usize = 10;
@@ -356,19 +394,16 @@ async fn a_thousand_pii_reads_reach_the_audit_log_once_each_across_a_catalog_res
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn denied_access_is_audited_and_an_unwritable_outbox_fails_the_request() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (postgres, db) = Postgres::create().await;
-    let catalog_address = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        probe.local_addr().expect("address")
-    };
-    let catalog = Catalog::start(db.clone(), format!("http://{catalog_address}/graphql"))
-        .await
-        .expect("the catalog");
-    let server = CatalogServer::start(&catalog, catalog_address).await;
-    let outbox_path = dir.path().join("audit-outbox.db");
-    let mesh = start_mesh(dir.path(), &outbox_path, catalog_address).await;
-    let outbox = AuditOutbox::open(&outbox_path).expect("outbox");
+    let Scene {
+        dir,
+        postgres,
+        db,
+        catalog_address,
+        catalog: _,
+        server,
+        outbox,
+        mesh,
+    } = Scene::start().await;
     let client = reqwest::Client::new();
     let id = &mesh.customers[0];
 

@@ -43,17 +43,10 @@ impl Executor {
         if let Some(root) = &plan.primary.plan.root {
             self.run(root, &state, variables).await;
         }
-        let mut written = Vec::with_capacity(4096);
-        if let Ok(data) = data.lock() {
-            let operation = &plan.primary.operation;
-            write_data(
-                &self.supergraph,
-                &operation.root_type,
-                &operation.selection_set,
-                &data,
-                &mut written,
-            );
-        }
+        let written = match data.lock() {
+            Ok(data) => self.shape(&plan.primary.operation, &data),
+            Err(_) => b"null".to_vec(),
+        };
         let mut delivered: Value = serde_json::from_slice(&written).unwrap_or(Value::Null);
         let mut primary = GraphQLResponse {
             data: Some(written),

@@ -176,19 +176,24 @@ impl Executor {
         }
         let errors = state.errors.into_inner().unwrap_or_default();
         let data = data.into_inner().unwrap_or_default();
+        GraphQLResponse {
+            data: Some(self.shape(operation, &data)),
+            errors,
+            extensions: Map::new(),
+        }
+    }
+
+    /// The response `data` for `operation` from the merged data.
+    fn shape(&self, operation: &Operation, data: &Value) -> Vec<u8> {
         let mut written = Vec::with_capacity(4096);
         write_data(
             &self.supergraph,
             &operation.root_type,
             &operation.selection_set,
-            &data,
+            data,
             &mut written,
         );
-        GraphQLResponse {
-            data: Some(written),
-            errors,
-            extensions: Map::new(),
-        }
+        written
     }
 
     fn run<'a>(

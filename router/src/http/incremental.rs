@@ -4,19 +4,14 @@
 //! deferred parts as they complete — and `--` closing the stream after the
 //! payload with `"hasNext":false`. Other clients get the whole response at once.
 
-use std::convert::Infallible;
-
-use axum::body::Body;
 use axum::http::HeaderMap;
-use axum::http::HeaderValue;
-use axum::http::StatusCode;
 use axum::http::header;
 use axum::response::Response;
-use futures::StreamExt;
 
 use crate::pipeline::IncrementalPayloads;
 use crate::subscriptions::multipart::end;
 use crate::subscriptions::multipart::part;
+use crate::subscriptions::multipart::streaming;
 
 /// The response content type.
 pub const CONTENT_TYPE: &str = "multipart/mixed;boundary=\"graphql\";deferSpec=20220824";
@@ -35,21 +30,12 @@ pub fn accepted(headers: &HeaderMap) -> bool {
 
 /// The streaming response for an incremental execution's payloads.
 pub fn response(payloads: IncrementalPayloads) -> Response {
-    let body = futures::stream::unfold((Some(payloads), true), |(payloads, first)| async move {
+    let parts = futures::stream::unfold((Some(payloads), true), |(payloads, first)| async move {
         let mut payloads = payloads?;
         match payloads.recv().await {
             Some(payload) => Some((part(first, &payload), (Some(payloads), false))),
             None => Some((end(first), (None, false))),
         }
-    })
-    .map(Ok::<_, Infallible>);
-    let mut response = Response::new(Body::from_stream(body));
-    *response.status_mut() = StatusCode::OK;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    });
+    streaming(parts, CONTENT_TYPE)
 }

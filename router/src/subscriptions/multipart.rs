@@ -70,13 +70,20 @@ pub fn response(events: EventStream) -> Response {
             },
             _ = tokio::time::sleep(HEARTBEAT) => Some((part(first, b"{}"), (Some(events), false))),
         }
-    })
-    .map(Ok::<_, Infallible>);
-    let mut response = Response::new(Body::from_stream(body));
+    });
+    streaming(body, CONTENT_TYPE)
+}
+
+/// A `200` response streaming `parts` with `content_type`, never cached.
+pub(crate) fn streaming(
+    parts: impl futures::Stream<Item = Bytes> + Send + 'static,
+    content_type: &'static str,
+) -> Response {
+    let mut response = Response::new(Body::from_stream(parts.map(Ok::<_, Infallible>)));
     *response.status_mut() = StatusCode::OK;
     response
         .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
