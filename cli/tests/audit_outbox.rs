@@ -288,7 +288,8 @@ impl Scene {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_pii_reads_reach_the_audit_log_once_each_across_a_catalog_restart() {
     let Scene {
-        dir,
+        // Kept until the end: the outbox lives in it.
+        dir: _dir,
         postgres,
         db,
         catalog_address,
