@@ -57,6 +57,10 @@ pub struct SubgraphArgs {
     /// Bearer token for the products API.
     #[arg(long, env = "PRODUCTS_API_TOKEN", hide_env_values = true)]
     products_api_token: Option<String>,
+    /// The secret the router signs requests with (its `subgraph_signature`):
+    /// requests without its valid signature are refused.
+    #[arg(long, env = "DICTAMESH_ROUTER_SIGNING_SECRET", hide_env_values = true)]
+    router_signing_secret: Option<String>,
 }
 
 /// Waits for Ctrl-C or SIGTERM.
@@ -133,6 +137,11 @@ pub async fn run(args: SubgraphArgs) -> anyhow::Result<()> {
     };
     if let Some(events) = &kafka {
         builder = builder.publisher(events.publisher());
+    }
+    if let Some(secret) = &args.router_signing_secret {
+        let signature = dictamesh::signature::RouterSignature::new(secret)
+            .context("DICTAMESH_ROUTER_SIGNING_SECRET is empty")?;
+        builder = builder.require_router_signature(signature);
     }
     let subgraph = builder
         .public_url(public_url.clone())

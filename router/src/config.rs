@@ -129,6 +129,10 @@ pub struct RouterConfig {
     /// Authorization directives and policies.
     #[serde(default)]
     pub authorization: dictamesh_governance::authz::AuthorizationConfig,
+    /// Signs every subgraph request with a secret the subgraphs share, so they can
+    /// refuse callers that bypass the router.
+    #[serde(default)]
+    pub subgraph_signature: Option<SubgraphSignatureConfig>,
 }
 
 fn yes() -> bool {
@@ -137,6 +141,15 @@ fn yes() -> bool {
 
 fn default_cache_size() -> usize {
     1024
+}
+
+/// `subgraph_signature`: the secret subgraph requests are signed with (see
+/// `dictamesh::signature`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubgraphSignatureConfig {
+    /// The shared secret (e.g. `${env.DICTAMESH_ROUTER_SIGNING_SECRET}`).
+    pub secret: String,
 }
 
 /// HTTP settings.
@@ -414,6 +427,17 @@ impl RouterConfig {
             message: error.to_string(),
         })?;
         config.traffic_shaping.check(&expanded, path)?;
+        if config
+            .subgraph_signature
+            .as_ref()
+            .is_some_and(|signing| signing.secret.is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_string(),
+                line: line_of(&expanded, &["subgraph_signature", "secret"]),
+                message: "subgraph_signature.secret is empty".to_string(),
+            });
+        }
         let keyed_by_claim = config
             .traffic_shaping
             .router
@@ -535,6 +559,13 @@ mod tests {
         let text = error.to_string();
         assert!(
             text.contains("router.yaml:3") && text.contains("authentication.jwt"),
+            "{text}"
+        );
+        let error = RouterConfig::from_yaml("subgraph_signature:\n  secret: \"\"\n", "router.yaml", |_| None)
+            .expect_err("an empty signing secret");
+        let text = error.to_string();
+        assert!(
+            text.contains("router.yaml:2") && text.contains("subgraph_signature.secret"),
             "{text}"
         );
     }

@@ -174,6 +174,11 @@ pub fn build_observed_pipeline(
             })
             .collect::<Result<_, _>>()?,
         deduplicate: config.traffic_shaping.deduplicate_queries,
+        signature: config
+            .subgraph_signature
+            .as_ref()
+            .and_then(|signing| dictamesh::signature::RouterSignature::new(&signing.secret))
+            .map(Arc::new),
     };
     let options = PipelineOptions {
         limits: config.limits.clone(),

@@ -65,6 +65,7 @@ pub mod runtime;
 mod schema;
 pub mod sdl;
 pub mod server;
+pub mod signature;
 mod subgraph;
 pub mod testing;
 

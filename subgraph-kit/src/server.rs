@@ -102,6 +102,9 @@ async fn graphql_get(
             "mutations are not allowed over GET; use POST".into(),
         );
     }
+    if let Some(refusal) = refuse_unsigned(&subgraph, &headers, None, Some(&query)) {
+        return refusal;
+    }
     let mut request = Request::new(query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -134,7 +137,69 @@ async fn graphql_post(State(subgraph): State<Subgraph>, headers: HeaderMap, body
             );
         }
     };
+    let only_query = match &batch {
+        BatchRequest::Single(request) => Some(request.query.as_str()),
+        BatchRequest::Batch(_) => None,
+    };
+    if let Some(refusal) = refuse_unsigned(&subgraph, &headers, Some(&body), only_query) {
+        return refusal;
+    }
     execute(subgraph, headers, batch).await
+}
+
+/// The 401 for a request without the router's valid signature, when the
+/// subgraph requires one (`body`: the signed POST body; GET requests cannot be
+/// signed). The SDL query alone stays open, for composition.
+fn refuse_unsigned(
+    subgraph: &Subgraph,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+    query: Option<&str>,
+) -> Option<Response> {
+    let signature = subgraph.router_signature()?;
+    if query.is_some_and(asks_only_for_the_sdl) {
+        return None;
+    }
+    let header = headers
+        .get(crate::signature::SIGNATURE_HEADER)
+        .map(|v| v.to_str().unwrap_or_default());
+    let result = match body {
+        Some(body) => signature.verify(header, body, crate::signature::RouterSignature::now()),
+        None => Err(crate::signature::SignatureError::Missing),
+    };
+    let reason = result.err()?;
+    tracing::info!(subgraph = subgraph.name(), %reason, "request refused");
+    let body = serde_json::json!({
+        "errors": [{"message": format!("{reason}: send requests through the router"),
+                    "extensions": {"code": "UNAUTHENTICATED"}}]
+    });
+    Some((StatusCode::UNAUTHORIZED, axum::Json(body)).into_response())
+}
+
+/// Whether a query selects nothing but `_service` (and `__typename`).
+fn asks_only_for_the_sdl(query: &str) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, Selection};
+    let Ok(document) = async_graphql::parser::parse_query(query) else {
+        return false;
+    };
+    if !document.fragments.is_empty() {
+        return false;
+    }
+    let DocumentOperations::Single(operation) = &document.operations else {
+        return false;
+    };
+    operation
+        .node
+        .selection_set
+        .node
+        .items
+        .iter()
+        .all(|item| match &item.node {
+            Selection::Field(field) => {
+                matches!(field.node.name.node.as_str(), "_service" | "__typename")
+            }
+            _ => false,
+        })
 }
 
 /// Whether the operation to run is a mutation (GET may only run queries).

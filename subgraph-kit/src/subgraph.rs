@@ -76,6 +76,7 @@ pub struct SubgraphBuilder {
     publisher: Arc<dyn ChangePublisher>,
     public_url: String,
     custom: CustomFields,
+    router_signature: Option<crate::signature::RouterSignature>,
     #[cfg(feature = "redis")]
     redis: Option<crate::cache::RedisStore>,
 }
@@ -197,6 +198,14 @@ impl SubgraphBuilder {
         self
     }
 
+    /// Refuses (401) requests that do not carry the router's signature made
+    /// with `signature`'s secret (see [`crate::signature`]): callers cannot
+    /// bypass the router's authentication, authorization and audit.
+    pub fn require_router_signature(mut self, signature: crate::signature::RouterSignature) -> Self {
+        self.router_signature = Some(signature);
+        self
+    }
+
     /// A shared Redis L2 cache for every entity.
     #[cfg(feature = "redis")]
     pub fn redis(mut self, store: crate::cache::RedisStore) -> Self {
@@ -249,6 +258,7 @@ impl SubgraphBuilder {
                 sources,
                 writers,
                 metrics,
+                router_signature: self.router_signature,
             }),
         })
     }
@@ -262,6 +272,7 @@ struct SubgraphInner {
     sources: Vec<Arc<dyn EntitySource>>,
     writers: Vec<Arc<dyn EntityWriter>>,
     metrics: Arc<SubgraphMetrics>,
+    router_signature: Option<crate::signature::RouterSignature>,
 }
 
 /// A built subgraph: executes GraphQL requests, answers health probes and
@@ -281,6 +292,11 @@ pub struct Readiness {
 }
 
 impl Subgraph {
+    /// The router signature requests must carry, when the subgraph requires one.
+    pub fn router_signature(&self) -> Option<&crate::signature::RouterSignature> {
+        self.inner.router_signature.as_ref()
+    }
+
     /// Starts assembling a subgraph named `name` (a metric label and the
     /// default event source).
     pub fn builder(name: impl Into<String>) -> SubgraphBuilder {
@@ -295,6 +311,7 @@ impl Subgraph {
             publisher: Arc::new(InProcessBus::default()),
             public_url: "http://127.0.0.1:4001/graphql".into(),
             custom: CustomFields::default(),
+            router_signature: None,
             #[cfg(feature = "redis")]
             redis: None,
         }

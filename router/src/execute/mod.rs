@@ -112,6 +112,8 @@ pub struct SubgraphSettings {
     /// Identical query requests to a subgraph in flight at the same time share one
     /// exchange.
     pub deduplicate: bool,
+    /// Signs every subgraph request (subgraphs may require the signature).
+    pub signature: Option<Arc<dictamesh::signature::RouterSignature>>,
 }
 
 /// Runs query plans against the subgraphs.
@@ -325,6 +327,12 @@ impl Executor {
             rules.apply(&crate::headers::client_headers(), &mut headers);
         }
         crate::telemetry::trace_context::inject(&span, &mut headers);
+        if let Some(signature) = &self.settings.signature {
+            let signed = signature.sign(&body, dictamesh::signature::RouterSignature::now());
+            if let Ok(value) = http::HeaderValue::from_str(&signed) {
+                headers.insert(dictamesh::signature::SIGNATURE_HEADER, value);
+            }
+        }
         let started = std::time::Instant::now();
         let metrics = self.metrics.clone();
         let subgraph = fetch.subgraph_name.clone();

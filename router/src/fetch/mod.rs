@@ -179,7 +179,7 @@ pub type Exchange = Result<(u16, Bytes), FetchError>;
 type SharedExchange = Shared<BoxFuture<'static, Exchange>>;
 
 /// What makes two requests identical: the URL, the body and the headers sent (the
-/// trace context aside: each request has its own).
+/// trace context and the router's signature aside: each request has its own).
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct InflightKey {
     url: String,
@@ -191,7 +191,12 @@ struct InflightKey {
 fn sharing_headers(headers: &http::HeaderMap) -> Vec<(String, Bytes)> {
     let mut shared: Vec<(String, Bytes)> = headers
         .iter()
-        .filter(|(name, _)| !matches!(name.as_str(), "traceparent" | "tracestate"))
+        .filter(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "traceparent" | "tracestate" | dictamesh::signature::SIGNATURE_HEADER
+            )
+        })
         .map(|(name, value)| (name.to_string(), Bytes::copy_from_slice(value.as_bytes())))
         .collect();
     shared.sort();

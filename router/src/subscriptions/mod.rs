@@ -332,6 +332,7 @@ mod tests {
             guards: vec![guard; supergraph.subgraphs.len()],
             header_rules: vec![HeaderRules::default(); supergraph.subgraphs.len()],
             deduplicate: true,
+            signature: None,
         };
         EntityChangeSubscriptions::new(
             &supergraph,

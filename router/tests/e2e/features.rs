@@ -196,3 +196,62 @@ async fn the_reloader_picks_up_configuration_changes() {
         "Desk"
     );
 }
+
+#[tokio::test]
+async fn subgraphs_that_require_the_router_signature_refuse_direct_callers() {
+    let secret = "a secret shared by the router and its subgraphs";
+    let config = format!("subgraph_signature: {{ secret: \"{secret}\" }}\n");
+    let mesh = mesh::start_signed(&config, None, Some(secret)).await;
+    let through_router = mesh.query("{ products { name reviews { body } inStock } }").await;
+    assert_eq!(
+        through_router["data"]["products"][0]["name"], "Desk",
+        "{through_router}"
+    );
+    assert_eq!(
+        through_router["data"]["products"][0]["inStock"], true,
+        "{through_router}"
+    );
+    assert!(through_router.get("errors").is_none(), "{through_router}");
+
+    let (_, products) = mesh
+        .subgraphs
+        .iter()
+        .find(|(name, _)| name == "products")
+        .expect("products");
+    let direct = |body: Value, signature: Option<String>| {
+        let mut request = reqwest::Client::new()
+            .post(format!("http://{products}/graphql"))
+            .json(&body);
+        if let Some(signature) = signature {
+            request = request.header(dictamesh::signature::SIGNATURE_HEADER, signature);
+        }
+        async move {
+            let response = request.send().await.expect("the subgraph answers");
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.expect("json"),
+            )
+        }
+    };
+    let query = json!({ "query": "{ products { name } }" });
+    let (status, body) = direct(query.clone(), None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let forged = dictamesh::signature::RouterSignature::new("another secret")
+        .expect("a secret")
+        .sign(
+            query.to_string().as_bytes(),
+            dictamesh::signature::RouterSignature::now(),
+        );
+    assert_eq!(direct(query, Some(forged)).await.0, 401);
+    let (status, sdl) = direct(json!({ "query": "{ _service { sdl } }" }), None).await;
+    assert_eq!(status, 200, "composition may still read the SDL: {sdl}");
+
+    let unsigned_router = mesh::start_signed("", None, Some(secret)).await;
+    let refused = unsigned_router.query("{ products { name } }").await;
+    assert_eq!(refused["data"]["products"], Value::Null, "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["service"], "products",
+        "{refused}"
+    );
+}

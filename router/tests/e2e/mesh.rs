@@ -164,23 +164,31 @@ pub struct Mesh {
 /// Starts the three subgraphs and a router; `config` is the router's YAML and
 /// `redirect` replaces a subgraph's URL (to make it fail).
 pub async fn start(config: &str, redirect: Option<(&str, String)>) -> Mesh {
+    start_signed(config, redirect, None).await
+}
+
+/// Like [`start`], with subgraphs that require the router's signature made with
+/// `secret`, when given.
+pub async fn start_signed(config: &str, redirect: Option<(&str, String)>, secret: Option<&str>) -> Mesh {
+    let signed = |builder: dictamesh::SubgraphBuilder| match secret {
+        Some(secret) => builder
+            .require_router_signature(dictamesh::signature::RouterSignature::new(secret).expect("a secret")),
+        None => builder,
+    };
     let products = serve_subgraph(
-        Subgraph::builder("products")
-            .entity(MemoryAdapter::new(products()))
+        signed(Subgraph::builder("products").entity(MemoryAdapter::new(products())))
             .build()
             .expect("products"),
     )
     .await;
     let reviews = serve_subgraph(
-        Subgraph::builder("reviews")
-            .entity(MemoryAdapter::new(reviews()))
+        signed(Subgraph::builder("reviews").entity(MemoryAdapter::new(reviews())))
             .build()
             .expect("reviews"),
     )
     .await;
     let inventory = serve_subgraph(
-        Subgraph::builder("inventory")
-            .entity(Warehouse)
+        signed(Subgraph::builder("inventory").entity(Warehouse))
             .build()
             .expect("inventory"),
     )
