@@ -47,6 +47,11 @@ impl ChangePublisher for OwnTopic {
     async fn publish(&self, event: &EntityChangeEvent) -> Result<(), PublishError> {
         self.kafka.publish(&self.moved(event)).await
     }
+
+    async fn publish_all(&self, events: &[EntityChangeEvent]) -> Vec<Result<(), PublishError>> {
+        let events: Vec<EntityChangeEvent> = events.iter().map(|e| self.moved(e)).collect();
+        self.kafka.publish_all(&events).await
+    }
 }
 
 /// A new SQLite database in a temporary file.
