@@ -1,5 +1,6 @@
 //! Change events on a real Kafka-protocol broker (`KAFKA_BROKERS`, default
-//! 127.0.0.1:9092): publish throughput from one process, consumer throughput,
+//! 127.0.0.1:9092): publish throughput from one process (a task per event,
+//! and batches through `publish_all`), consumer throughput,
 //! end-to-end latency, and cache invalidation latency across two replicas.
 //!
 //! `cargo bench -p dictamesh --features kafka --bench events`
@@ -137,6 +138,28 @@ async fn main() {
         publish.as_secs_f64(),
         total as f64 / publish.as_secs_f64()
     );
+
+    for batch in [1_000, 10_000] {
+        let batched_domain = format!("{domain}batch{batch}");
+        ensure_topics(&config, &[format!("{batched_domain}.bench.entity_changed")])
+            .await
+            .unwrap();
+        let started = Instant::now();
+        for first in (0..total).step_by(batch) {
+            let events: Vec<EntityChangeEvent> = (first..first + batch)
+                .map(|i| event(&batched_domain, i))
+                .collect();
+            for outcome in publisher.publish_all(&events).await {
+                outcome.unwrap();
+            }
+        }
+        let publish = started.elapsed();
+        println!(
+            "publish_all: {total} events in {:.2} s = {:.0} events/s (one task, batches of {batch})",
+            publish.as_secs_f64(),
+            total as f64 / publish.as_secs_f64()
+        );
+    }
 
     let throughput = Arc::new(Measure::default());
     let consumed = consume(

@@ -13,6 +13,10 @@ use tokio::sync::Notify;
 
 use crate::events::SourceChange;
 
+/// Rows removed by one statement of [`Outbox::remove`], at most (well within
+/// the bound parameters SQLite and PostgreSQL accept).
+const REMOVE_CHUNK: usize = 1000;
+
 /// The SQL dialect of the outbox's database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -102,14 +106,29 @@ impl Outbox {
         rows.iter().map(decode).collect()
     }
 
-    /// Removes published changes.
-    pub async fn remove(&self, sequence: i64) -> Result<(), OutboxError> {
-        sqlx::query("DELETE FROM dictamesh_outbox WHERE seq = $1")
-            .bind(sequence)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| failed("remove", e))?;
-        Ok(())
+    /// Removes published changes (their sequence numbers, as [`Self::pending`]
+    /// returned them), in one transaction of one statement per 1,000 rows.
+    pub async fn remove(&self, sequences: &[i64]) -> Result<(), OutboxError> {
+        if sequences.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = self.pool.begin().await.map_err(|e| failed("remove", e))?;
+        for chunk in sequences.chunks(REMOVE_CHUNK) {
+            let placeholders = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let statement = format!("DELETE FROM dictamesh_outbox WHERE seq IN ({placeholders})");
+            let mut query = sqlx::query(&statement);
+            for sequence in chunk {
+                query = query.bind(*sequence);
+            }
+            query
+                .execute(&mut *transaction)
+                .await
+                .map_err(|e| failed("remove", e))?;
+        }
+        transaction.commit().await.map_err(|e| failed("remove", e))
     }
 
     /// Waits for a notification or the poll interval.

@@ -216,23 +216,29 @@ impl<A: DataProductAdapter> EntityRuntime<A> {
     async fn emit(&self, change: SourceChange) -> bool {
         self.invalidate(&change.key).await;
         let event = self.event_for(&change);
-        let (published, outcome) = match self.context.publisher.publish(&event).await {
-            Ok(()) => (true, "published"),
+        let published = match self.context.publisher.publish(&event).await {
+            Ok(()) => true,
             Err(error) => {
                 tracing::error!(%error, entity = self.label(), "change event not published");
-                (false, "failed")
+                false
             }
         };
-        let kind = serde_json::to_value(change.change_type)
+        self.count_event(change.change_type, published);
+        published
+    }
+
+    /// Counts a change event by kind and outcome.
+    fn count_event(&self, change_type: ChangeType, published: bool) {
+        let kind = serde_json::to_value(change_type)
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
+        let outcome = if published { "published" } else { "failed" };
         self.context
             .metrics
             .change_events
             .with_label_values(&[self.label(), kind.as_str(), outcome])
             .inc();
-        published
     }
 
     fn event_for(&self, change: &SourceChange) -> EntityChangeEvent {
@@ -562,27 +568,95 @@ impl<A: WritableAdapter> EntityWriter for EntityRuntime<A> {
     }
 }
 
+/// Outbox rows the relay reads, publishes and removes at a time, at most.
+#[cfg(feature = "outbox")]
+const RELAY_BATCH: usize = 500;
+
+#[cfg(feature = "outbox")]
+impl<A: WritableAdapter> EntityRuntime<A> {
+    /// Publishes the events of recorded changes (oldest first) and returns the
+    /// sequence numbers of those whose publish was acknowledged. Each entity's
+    /// events keep their order: they go out in waves of at most one change
+    /// per entity, each wave published at once; an entity whose event failed
+    /// publishes nothing more from this batch, so its later rows stay behind
+    /// the failed one for the next turn.
+    async fn emit_recorded(&self, recorded: Vec<(i64, SourceChange)>) -> Vec<i64> {
+        let mut published = Vec::with_capacity(recorded.len());
+        let mut failed = std::collections::HashSet::new();
+        let mut remaining: Vec<((i64, SourceChange), EntityChangeEvent)> = recorded
+            .into_iter()
+            .map(|row| {
+                let event = self.event_for(&row.1);
+                (row, event)
+            })
+            .collect();
+        while !remaining.is_empty() {
+            let mut in_wave = std::collections::HashSet::new();
+            let (wave, later): (Vec<_>, Vec<_>) = remaining
+                .into_iter()
+                .filter(|(_, event)| !failed.contains(&event.entity.id))
+                .partition(|(_, event)| in_wave.insert(event.entity.id.clone()));
+            remaining = later;
+            let (rows, events): (Vec<(i64, SourceChange)>, Vec<EntityChangeEvent>) = wave.into_iter().unzip();
+            for (_, change) in &rows {
+                self.invalidate(&change.key).await;
+            }
+            let outcomes = self.context.publisher.publish_all(&events).await;
+            let mut first_error = None;
+            for (((sequence, change), event), outcome) in rows.iter().zip(&events).zip(outcomes) {
+                self.count_event(change.change_type, outcome.is_ok());
+                match outcome {
+                    Ok(()) => published.push(*sequence),
+                    Err(error) => {
+                        failed.insert(event.entity.id.clone());
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            if let Some(error) = first_error {
+                tracing::error!(
+                    %error,
+                    entities = failed.len(),
+                    entity = self.label(),
+                    "change events not published; their outbox rows stay"
+                );
+            }
+        }
+        published
+    }
+}
+
+/// Drains the adapter's outbox: reads up to [`RELAY_BATCH`] rows, publishes
+/// them and removes the acknowledged ones in one transaction; goes on at once
+/// while full batches publish completely, otherwise waits for a notification
+/// or half a second.
 #[cfg(feature = "outbox")]
 async fn relay<A: WritableAdapter>(runtime: &EntityRuntime<A>) {
     let Some(outbox) = runtime.adapter.outbox() else {
         return;
     };
     loop {
-        match outbox.pending(runtime.label(), 100).await {
-            Ok(pending) => {
-                for (sequence, change) in pending {
-                    if !runtime.emit(change).await {
-                        break;
-                    }
-                    if let Err(error) = outbox.remove(sequence).await {
-                        tracing::error!(%error, "outbox row published but not removed; it will be republished");
-                        break;
+        let more = match outbox.pending(runtime.label(), RELAY_BATCH).await {
+            Ok(recorded) => {
+                let read = recorded.len();
+                let published = runtime.emit_recorded(recorded).await;
+                let complete = published.len() == read;
+                match outbox.remove(&published).await {
+                    Ok(()) => complete && read == RELAY_BATCH,
+                    Err(error) => {
+                        tracing::error!(%error, "outbox rows published but not removed; they will be republished");
+                        false
                     }
                 }
             }
-            Err(error) => tracing::error!(%error, entity = runtime.label(), "cannot read the outbox"),
+            Err(error) => {
+                tracing::error!(%error, entity = runtime.label(), "cannot read the outbox");
+                false
+            }
+        };
+        if !more {
+            outbox.wait(std::time::Duration::from_millis(500)).await;
         }
-        outbox.wait(std::time::Duration::from_millis(500)).await;
     }
 }
 

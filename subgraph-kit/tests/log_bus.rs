@@ -312,3 +312,47 @@ async fn positioned_readers_start_at_the_end_or_resume_from_a_cursor_token() {
         .unwrap();
     assert_eq!(rest.iter().map(|d| d.offset).collect::<Vec<_>>(), [2]);
 }
+
+/// Refuses, in the log at `path`, every message keyed `key` (a trigger: the
+/// log fails to store those, as a broker refusing them would).
+async fn refuse_key(path: &std::path::Path, key: &str) {
+    use sqlx::Connection;
+    let mut log = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "CREATE TRIGGER refuse BEFORE INSERT ON bus_messages WHEN NEW.key = CAST('{key}' AS BLOB)
+         BEGIN SELECT RAISE(ABORT, 'refused'); END"
+    ))
+    .execute(&mut log)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn queued_appends_share_a_transaction_and_a_refused_one_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.db");
+    let bus = LogBus::open(&path).await.unwrap();
+    refuse_key(&path, "c1").await;
+    let events: Vec<EntityChangeEvent> = (0..4).map(event).collect();
+    let outcomes = bus.publish_all(&events).await;
+    assert_eq!(
+        outcomes.iter().map(Result::is_ok).collect::<Vec<_>>(),
+        [true, false, true, true],
+        "{outcomes:?}"
+    );
+    let stored = bus
+        .source("g", &["counters.memory.entity_changed"])
+        .poll(10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|d| (d.offset, d.header("event_id").unwrap()))
+            .collect::<Vec<_>>(),
+        [(0, "e0"), (1, "e2"), (2, "e3")],
+        "the accepted messages are stored in order, without a gap"
+    );
+}

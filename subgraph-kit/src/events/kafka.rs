@@ -188,6 +188,12 @@ impl ChangePublisher for KafkaPublisher {
         .await
         .map_err(|e| failed(e.to_string()))
     }
+
+    /// Enqueues every event before waiting for any acknowledgement, so the
+    /// producer batches them.
+    async fn publish_all(&self, events: &[EntityChangeEvent]) -> Vec<Result<(), PublishError>> {
+        futures::future::join_all(events.iter().map(|event| self.publish(event))).await
+    }
 }
 
 /// A consumer group member reading topics, committing only what was processed.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, Sqlite, Transaction};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::bus::{BusError, Delivery, EventSource, RawPublisher, next_offsets};
 use super::codec::Encoder;
@@ -38,6 +38,55 @@ fn bus_error(context: &str, error: impl std::fmt::Display) -> BusError {
     BusError(format!("{context}: {error}"))
 }
 
+/// Appends waiting for the writer, at most; senders wait while it is full.
+const APPEND_QUEUE: usize = 4096;
+
+/// Appends committed in one transaction, at most.
+const GROUP_COMMIT: usize = 1000;
+
+/// A message waiting to be appended, and the sender waiting for the outcome.
+struct Append {
+    topic: String,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    /// The headers as stored: a JSON list of `[name, value]` pairs.
+    headers: String,
+    done: oneshot::Sender<Result<(), BusError>>,
+}
+
+/// Appends queued messages until every handle of the bus is gone. Whatever is
+/// queued when the writer wakes goes into one transaction, so concurrent
+/// publishers share one commit (one sync to disk) instead of one each.
+async fn write_appends(pool: SqlitePool, mut queue: mpsc::Receiver<Append>, appended: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(GROUP_COMMIT);
+    while queue.recv_many(&mut batch, GROUP_COMMIT).await > 0 {
+        let outcomes = append_all(&pool, &batch).await;
+        if outcomes.iter().any(Result::is_ok) {
+            appended.notify_waiters();
+        }
+        for (append, outcome) in batch.drain(..).zip(outcomes) {
+            let _ = append.done.send(outcome);
+        }
+    }
+}
+
+/// Appends messages in one transaction and returns the outcome of each: a
+/// message the log refuses fails alone, a failed commit fails them all.
+async fn append_all(pool: &SqlitePool, batch: &[Append]) -> Vec<Result<(), BusError>> {
+    let mut transaction = match pool.begin().await {
+        Ok(transaction) => transaction,
+        Err(error) => return vec![Err(bus_error("begin", error)); batch.len()],
+    };
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for append in batch {
+        outcomes.push(LogBus::append(&mut transaction, append).await);
+    }
+    match transaction.commit().await {
+        Ok(()) => outcomes,
+        Err(error) => vec![Err(bus_error("commit", error)); batch.len()],
+    }
+}
+
 /// Runs `read`; when it finds nothing, waits up to `wait` for an append (in
 /// this process; appends by other processes are seen at the next read) and
 /// runs it again.
@@ -63,6 +112,7 @@ pub struct LogBus {
     pool: SqlitePool,
     appended: Arc<Notify>,
     encoder: Encoder,
+    appends: mpsc::Sender<Append>,
 }
 
 impl LogBus {
@@ -84,10 +134,14 @@ impl LogBus {
                 .await
                 .map_err(|e| bus_error("event log schema", e))?;
         }
+        let appended = Arc::new(Notify::new());
+        let (appends, queue) = mpsc::channel(APPEND_QUEUE);
+        tokio::spawn(write_appends(pool.clone(), queue, appended.clone()));
         Ok(LogBus {
             pool,
-            appended: Arc::new(Notify::new()),
+            appended,
             encoder: Encoder::json(),
+            appends,
         })
     }
 
@@ -102,26 +156,16 @@ impl LogBus {
         }
     }
 
-    async fn append(
-        transaction: &mut Transaction<'_, Sqlite>,
-        topic: &str,
-        key: Option<&[u8]>,
-        payload: &[u8],
-        headers: &[(String, Vec<u8>)],
-    ) -> Result<(), BusError> {
-        let headers: Vec<(String, String)> = headers
-            .iter()
-            .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
-            .collect();
-        let headers = serde_json::to_string(&headers).map_err(|e| bus_error("headers", e))?;
+    async fn append(transaction: &mut Transaction<'_, Sqlite>, append: &Append) -> Result<(), BusError> {
+        let topic = &append.topic;
         sqlx::query(
             "INSERT INTO bus_messages (topic, offset, key, payload, headers)
              SELECT ?1, COALESCE(MAX(offset) + 1, 0), ?2, ?3, ?4 FROM bus_messages WHERE topic = ?1",
         )
         .bind(topic)
-        .bind(key)
-        .bind(payload)
-        .bind(headers)
+        .bind(&append.key)
+        .bind(&append.payload)
+        .bind(&append.headers)
         .execute(&mut **transaction)
         .await
         .map_err(|e| bus_error(&format!("append to {topic}"), e))?;
@@ -231,11 +275,21 @@ impl RawPublisher for LogBus {
         payload: &[u8],
         headers: &[(String, Vec<u8>)],
     ) -> Result<(), BusError> {
-        let mut transaction = self.pool.begin().await.map_err(|e| bus_error("begin", e))?;
-        Self::append(&mut transaction, topic, key, payload, headers).await?;
-        transaction.commit().await.map_err(|e| bus_error("commit", e))?;
-        self.appended.notify_waiters();
-        Ok(())
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        let (done, outcome) = oneshot::channel();
+        let append = Append {
+            topic: topic.to_string(),
+            key: key.map(<[u8]>::to_vec),
+            payload: payload.to_vec(),
+            headers: serde_json::to_string(&headers).map_err(|e| bus_error("headers", e))?,
+            done,
+        };
+        let closed = || BusError("event log: the writer has stopped".into());
+        self.appends.send(append).await.map_err(|_| closed())?;
+        outcome.await.map_err(|_| closed())?
     }
 }
 
@@ -263,6 +317,11 @@ impl ChangePublisher for LogBus {
         )
         .await
         .map_err(|e| failed(e.to_string()))
+    }
+
+    /// Queues every event before waiting, so they share one transaction.
+    async fn publish_all(&self, events: &[EntityChangeEvent]) -> Vec<Result<(), PublishError>> {
+        futures::future::join_all(events.iter().map(|event| self.publish(event))).await
     }
 }
 

@@ -199,6 +199,19 @@ pub struct PublishError {
 pub trait ChangePublisher: Send + Sync + 'static {
     /// Publishes one event.
     async fn publish(&self, event: &EntityChangeEvent) -> Result<(), PublishError>;
+
+    /// Publishes events whose order among themselves does not matter (the
+    /// outbox relay passes at most one per entity) and returns the outcome of
+    /// each, in order. Transports that can overlap or group writes do (Kafka
+    /// keeps them all in flight, the SQLite log appends them in one
+    /// transaction); by default they are published one after another.
+    async fn publish_all(&self, events: &[EntityChangeEvent]) -> Vec<Result<(), PublishError>> {
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            outcomes.push(self.publish(event).await);
+        }
+        outcomes
+    }
 }
 
 /// An in-process event bus: publishing never fails; subscribers that fall too
