@@ -95,12 +95,24 @@ impl Executor {
             if entries.is_empty() && remaining > 0 {
                 continue;
             }
-            let mut payload = Map::new();
-            payload.insert("hasNext".to_string(), Value::Bool(remaining > 0));
+            let mut payload = Vec::with_capacity(256);
+            payload.extend_from_slice(if remaining > 0 {
+                b"{\"hasNext\":true"
+            } else {
+                b"{\"hasNext\":false"
+            });
             if !entries.is_empty() {
-                payload.insert("incremental".to_string(), Value::Array(entries));
+                payload.extend_from_slice(b",\"incremental\":[");
+                for (position, entry) in entries.iter().enumerate() {
+                    if position > 0 {
+                        payload.push(b',');
+                    }
+                    entry.write(&mut payload);
+                }
+                payload.push(b']');
             }
-            send(serde_json::to_vec(&Value::Object(payload)).unwrap_or_default());
+            payload.push(b'}');
+            send(payload);
         }
     }
 
@@ -114,9 +126,8 @@ impl Executor {
         data: &Value,
         delivered: &mut Value,
         errors: Vec<Value>,
-    ) -> Vec<Value> {
-        let mut entries: Vec<Map<String, Value>> = Vec::new();
-        let mut entry_paths: Vec<Vec<Value>> = Vec::new();
+    ) -> Vec<Entry> {
+        let mut entries: Vec<Entry> = Vec::new();
         for path in data::objects_at(data, &part.path, &self.supergraph) {
             if !matches!(data::value_at(delivered, &path), Some(Value::Object(_))) {
                 continue;
@@ -132,41 +143,62 @@ impl Executor {
                 object,
                 &mut written,
             );
-            let value: Value = serde_json::from_slice(&written).unwrap_or(Value::Null);
-            if value.is_object()
-                && let Some(target) = data::value_at_mut(delivered, &path)
-            {
-                data::deep_merge(target, value.clone());
+            if let (Ok(value @ Value::Object(_)), Some(target)) = (
+                serde_json::from_slice::<Value>(&written),
+                data::value_at_mut(delivered, &path),
+            ) {
+                data::deep_merge(target, value);
             }
-            let json_path = data::path_to_json(&path);
-            let mut entry = Map::new();
-            entry.insert("data".to_string(), value);
-            entry.insert("path".to_string(), Value::Array(json_path.clone()));
-            if let Some(label) = &part.label {
-                entry.insert("label".to_string(), Value::String(label.clone()));
-            }
-            entries.push(entry);
-            entry_paths.push(json_path);
+            entries.push(Entry {
+                data: written,
+                path: data::path_to_json(&path),
+                label: part.label.clone(),
+                errors: Vec::new(),
+            });
         }
         if entries.is_empty() {
-            return Vec::new();
+            return entries;
         }
         for error in errors {
             let error_path = error.get("path").and_then(Value::as_array);
             let owner = error_path
                 .and_then(|error_path| {
-                    entry_paths
+                    entries
                         .iter()
-                        .position(|entry_path| error_path.starts_with(entry_path))
+                        .position(|entry| error_path.starts_with(&entry.path))
                 })
                 .unwrap_or(0);
-            if let Value::Array(owned) = entries[owner]
-                .entry("errors".to_string())
-                .or_insert_with(|| Value::Array(Vec::new()))
-            {
-                owned.push(error);
-            }
+            entries[owner].errors.push(error);
         }
-        entries.into_iter().map(Value::Object).collect()
+        entries
+    }
+}
+
+/// One `incremental` entry: the fragment's data at one object (JSON text, in
+/// the client's selection order), where, and its errors.
+struct Entry {
+    data: Vec<u8>,
+    path: Vec<Value>,
+    label: Option<String>,
+    errors: Vec<Value>,
+}
+
+impl Entry {
+    /// Appends the entry as JSON to `out`.
+    fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"data\":");
+        out.extend_from_slice(&self.data);
+        out.extend_from_slice(b",\"path\":");
+        // Writing JSON values into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &self.path);
+        if let Some(label) = &self.label {
+            out.extend_from_slice(b",\"label\":");
+            let _ = serde_json::to_writer(&mut *out, label);
+        }
+        if !self.errors.is_empty() {
+            out.extend_from_slice(b",\"errors\":");
+            let _ = serde_json::to_writer(&mut *out, &self.errors);
+        }
+        out.push(b'}');
     }
 }

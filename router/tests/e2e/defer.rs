@@ -267,3 +267,24 @@ async fn deferred_operations_are_counted_in_the_metrics() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn deferred_data_keeps_the_clients_field_order() {
+    let mesh = mesh::start("", None).await;
+    let body = reqwest::Client::new()
+        .post(format!("http://{}/graphql", mesh.router))
+        .header("accept", ACCEPT)
+        .json(&json!({ "query": r#"{ product(id: "p1") { ... @defer { weight name } } }"# }))
+        .send()
+        .await
+        .expect("router answers")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        body.contains(
+            r#"{"hasNext":false,"incremental":[{"data":{"weight":20,"name":"Desk"},"path":["product"]}]}"#
+        ),
+        "{body}"
+    );
+}
