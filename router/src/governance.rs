@@ -67,6 +67,8 @@ pub struct Governance {
     audit: PiiAuditLog,
     /// The key fields of each entity type (its first `@key`), for audit records.
     keys: HashMap<String, Vec<String>>,
+    /// The value masked `@pii` text fields answer (`pii.masking: redact`).
+    redacted_value: Option<String>,
 }
 
 /// The authorization outcome of one request.
@@ -113,6 +115,8 @@ impl Governance {
             require_authentication: authorization.require_authentication,
             audit,
             keys: entity_keys(supergraph),
+            redacted_value: (authorization.pii.masking == dictamesh_governance::authz::PiiMasking::Redact)
+                .then(|| authorization.pii.redacted_value.clone()),
         })
     }
 
@@ -130,6 +134,7 @@ impl Governance {
             require_authentication: false,
             audit: PiiAuditLog::log_only(),
             keys: HashMap::new(),
+            redacted_value: None,
         }
     }
 
@@ -301,21 +306,34 @@ impl Governance {
         self.add_errors(authorization, response);
     }
 
-    /// Adds the authorization errors where the configuration wants them.
+    /// The masked `@pii` paths of a request and the value they answer, when
+    /// redaction is on (`pii.masking: redact`) and the operation was filtered.
+    pub fn redactions<'a>(
+        &'a self,
+        authorization: &'a Authorization,
+    ) -> Option<(&'a [Vec<String>], &'a str)> {
+        let value = self.redacted_value.as_deref()?;
+        let paths = &authorization.decision.maskable_paths;
+        (authorization.filters && !paths.is_empty()).then_some((paths.as_slice(), value))
+    }
+
+    /// Adds the authorization errors where the configuration wants them (none for
+    /// redacted fields).
     fn add_errors(&self, authorization: &Authorization, response: &mut GraphQLResponse) {
         if authorization.decision.allows_everything() {
             return;
         }
+        let redacted = self.redactions(authorization).map_or(&[][..], |(paths, _)| paths);
         match self.authorizer.options().errors.response {
             ErrorLocation::Errors => {
-                let mut errors = authorization.decision.errors();
+                let mut errors = authorization.decision.errors_except(redacted);
                 errors.append(&mut response.errors);
                 response.errors = errors;
             }
             ErrorLocation::Extensions => {
                 response.extensions.insert(
                     "authorizationErrors".to_string(),
-                    Value::Array(authorization.decision.errors()),
+                    Value::Array(authorization.decision.errors_except(redacted)),
                 );
             }
             ErrorLocation::Disabled => {}
@@ -440,6 +458,38 @@ pub fn normalize_filtered(
         filtered_operation,
         variables,
     )?))
+}
+
+/// Writes `value` at each of `paths` (response keys, `@` for list positions) in
+/// the merged data, where the enclosing object exists.
+pub fn redact(data: &mut Value, paths: &[Vec<String>], value: &str) {
+    fn put(node: &mut Value, path: &[String], value: &str) {
+        match path {
+            [] => {}
+            [last] => {
+                if let Value::Object(object) = node {
+                    object.insert(last.clone(), Value::String(value.to_string()));
+                }
+            }
+            [first, rest @ ..] if first == "@" => {
+                if let Value::Array(items) = node {
+                    for item in items {
+                        put(item, rest, value);
+                    }
+                }
+            }
+            [first, rest @ ..] => {
+                if let Value::Object(object) = node
+                    && let Some(child) = object.get_mut(first.as_str())
+                {
+                    put(child, rest, value);
+                }
+            }
+        }
+    }
+    for path in paths {
+        put(data, path, value);
+    }
 }
 
 #[cfg(test)]

@@ -396,7 +396,17 @@ impl Pipeline {
         let prepared = planned.map_err(plan_error)?;
         let mut response = self
             .executor
-            .execute(&prepared.plan, &prepared.operation, &variables, introspection)
+            .execute_then(
+                &prepared.plan,
+                &prepared.operation,
+                &variables,
+                introspection,
+                |data| {
+                    if let Some((paths, value)) = self.governance.redactions(&authorization) {
+                        crate::governance::redact(data, paths, value);
+                    }
+                },
+            )
             .instrument(tracing::info_span!("graphql.execute"))
             .await;
         let trace_id = crate::telemetry::trace_context::trace_id(&tracing::Span::current());

@@ -32,6 +32,10 @@ pub struct Decision {
     pub(crate) denied_types: HashSet<Name>,
     /// The `@pii` fields the caller reads (allowed ones), in operation order.
     pub pii_reads: Vec<PiiRead>,
+    /// Denied paths of `@pii` text fields (`String`, `ID`) that the caller may
+    /// select but not read: only the PII scope is missing. With redaction on,
+    /// they answer a redacted value instead of `null` and an error.
+    pub maskable_paths: Vec<Vec<String>>,
 }
 
 /// One `@pii` field an operation reads.
@@ -77,8 +81,14 @@ impl Decision {
 
     /// One `UNAUTHORIZED_FIELD_OR_TYPE` error per denied path.
     pub fn errors(&self) -> Vec<Value> {
+        self.errors_except(&[])
+    }
+
+    /// The errors of the denied selections, but for the paths in `except`.
+    pub fn errors_except(&self, except: &[Vec<String>]) -> Vec<Value> {
         self.denied_paths
             .iter()
+            .filter(|path| !except.contains(path))
             .map(|path| {
                 json!({
                     "message": "Unauthorized field or type",
@@ -88,6 +98,11 @@ impl Decision {
             })
             .collect()
     }
+}
+
+/// Whether a field's type holds one text value (`String` or `ID`, not a list).
+fn is_text(ty: &apollo_compiler::ast::Type) -> bool {
+    ty.is_named() && matches!(ty.inner_named_type().as_str(), "String" | "ID")
 }
 
 /// Walks an operation for one caller.
@@ -119,6 +134,17 @@ impl<'a> DecisionWalk<'a> {
                         )
                     });
                     if !allowed {
+                        if let Some(requirement) = requirement
+                            && requirement.pii
+                            && is_text(&field.definition.ty)
+                            && self.allows(
+                                &self.rules.without_pii_scope(requirement),
+                                &set.ty,
+                                Some((&field.name, field.definition.ty.inner_named_type())),
+                            )
+                        {
+                            self.decision.maskable_paths.push(owned(path));
+                        }
                         self.deny_field(&set.ty, &field.name, path);
                     } else if requirement.is_some_and(|r| r.pii) {
                         self.decision.pii_reads.push(PiiRead {

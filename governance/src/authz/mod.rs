@@ -47,7 +47,7 @@ pub struct AuthorizationConfig {
 }
 
 /// `authorization.pii`: who reads `@pii` fields, and the audit of those reads.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PiiConfig {
     /// The scope a caller needs to read `@pii` fields; others get `null` and an
@@ -57,6 +57,39 @@ pub struct PiiConfig {
     /// A file that gets one JSON line per request reading `@pii` fields.
     #[serde(default)]
     pub audit_file: Option<std::path::PathBuf>,
+    /// How a `@pii` text field (`String`, `ID`) answers a caller without the
+    /// scope: `null` and an error (default), or `redact`: the `redacted_value`.
+    #[serde(default)]
+    pub masking: PiiMasking,
+    /// The value `redact` answers (default `"[REDACTED]"`).
+    #[serde(default = "default_redacted_value")]
+    pub redacted_value: String,
+}
+
+/// How masked `@pii` fields answer.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PiiMasking {
+    /// `null` and an `UNAUTHORIZED_FIELD_OR_TYPE` error.
+    #[default]
+    Null,
+    /// The configured redacted value, without an error.
+    Redact,
+}
+
+fn default_redacted_value() -> String {
+    "[REDACTED]".to_string()
+}
+
+impl Default for PiiConfig {
+    fn default() -> Self {
+        PiiConfig {
+            scope: None,
+            audit_file: None,
+            masking: PiiMasking::Null,
+            redacted_value: default_redacted_value(),
+        }
+    }
 }
 
 /// `authorization.directives`.

@@ -107,6 +107,8 @@ fn alternatives(value: Option<&apollo_compiler::Node<ast::Value>>) -> Alternativ
 pub struct AccessRules {
     fields: HashMap<Name, HashMap<Name, Arc<Requirement>>>,
     types: HashMap<Name, Arc<Requirement>>,
+    /// The scope `@pii` fields require, when one is configured.
+    pii_scope: Option<String>,
 }
 
 impl AccessRules {
@@ -182,7 +184,20 @@ impl AccessRules {
                 }
             }
         }
+        rules.pii_scope = pii_scope.map(str::to_string);
         rules
+    }
+
+    /// `requirement` without the PII scope: what a `@pii` field would require of a
+    /// caller who held that scope.
+    pub(crate) fn without_pii_scope(&self, requirement: &Requirement) -> Requirement {
+        let mut relaxed = requirement.clone();
+        if let Some(scope) = &self.pii_scope {
+            relaxed
+                .scopes
+                .retain(|alternatives| *alternatives != vec![vec![scope.clone()]]);
+        }
+        relaxed
     }
 
     /// Whether the schema requires anything anywhere.

@@ -171,13 +171,28 @@ impl Executor {
         variables: &Map<String, Value>,
         initial_data: Map<String, Value>,
     ) -> GraphQLResponse {
+        self.execute_then(plan, operation, variables, initial_data, |_| {})
+            .await
+    }
+
+    /// Like [`execute`](Self::execute), with `before_shaping` applied to the
+    /// merged data before the response is shaped from it (redaction).
+    pub async fn execute_then(
+        &self,
+        plan: &QueryPlan,
+        operation: &Operation,
+        variables: &Map<String, Value>,
+        initial_data: Map<String, Value>,
+        before_shaping: impl FnOnce(&mut Value),
+    ) -> GraphQLResponse {
         let data = Mutex::new(Value::Object(initial_data));
         let state = ExecutionState::new(&data);
         if let Some(root) = &plan.root {
             self.run(root, &state, variables).await;
         }
         let errors = state.errors.into_inner().unwrap_or_default();
-        let data = data.into_inner().unwrap_or_default();
+        let mut data = data.into_inner().unwrap_or_default();
+        before_shaping(&mut data);
         GraphQLResponse {
             data: Some(self.shape(operation, &data)),
             errors,

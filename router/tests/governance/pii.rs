@@ -112,3 +112,33 @@ async fn reads_and_refusals_go_to_the_durable_outbox_before_the_response() {
     );
     let _ = std::fs::remove_file(&outbox);
 }
+
+#[tokio::test]
+async fn pii_text_fields_can_answer_a_redacted_value_instead_of_null() {
+    let yaml = format!(
+        "{}  pii: {{ scope: \"pii:read\", masking: redact, redacted_value: \"***\" }}\n",
+        mesh::config_yaml("{}"),
+    );
+    let mesh = mesh::start_with(&yaml).await;
+    let (status, body) = mesh.query("{ users { name phone salary } }", Who::Denied).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["data"]["users"],
+        json!([
+            { "name": "Ada", "phone": "***", "salary": null },
+            { "name": "Alan", "phone": "***", "salary": null }
+        ]),
+        "{body}"
+    );
+    // The redacted field has no error; the field denied by its scopes still has one.
+    let paths: Vec<&Value> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|error| &error["path"])
+        .collect();
+    assert_eq!(paths, vec![&json!(["users", "@", "salary"])], "{body}");
+
+    let (_, body) = mesh.query("{ users { phone } }", Who::Allowed).await;
+    assert_eq!(body["data"]["users"][0]["phone"], "+44 1", "{body}");
+}
