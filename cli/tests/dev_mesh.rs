@@ -94,26 +94,7 @@ fn seed_query_on_embedded_defaults() {
 /// The PII reads of the seed query reach the in-process catalog's `audit_log`
 /// through the router's audit outbox.
 fn audited_in_the_catalog(dev: &Dev) {
-    let catalog = format!("sqlite://{}", dev.data_dir().join("catalog.db").display());
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let reads = runtime.block_on(async {
-        let pool = sqlx::SqlitePool::connect(&catalog).await.unwrap();
-        let mut reads = 0;
-        for _ in 0..100 {
-            reads = sqlx::query_scalar::<_, i64>(
-                "SELECT COUNT(*) FROM audit_log WHERE action = 'pii_read' AND entity_type = 'Customer' \
-                 AND field IN ('name', 'email')",
-            )
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            if reads >= 3 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        reads
-    });
+    let reads = support::audited_pii_reads(dev, "entity_type = 'Customer' AND field IN ('name', 'email')", 3);
     assert!(
         reads >= 3,
         "the seed query's PII reads are audited in the catalog ({reads} found)"

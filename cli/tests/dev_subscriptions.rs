@@ -53,6 +53,11 @@ fn multipart_subscribers_get_changes_and_resume_from_their_cursor() {
     let ada = create_customer(&dev, "Ada");
     let cursor = assert_created(&parts.next_payload(), &ada, "Ada");
     drop(parts);
+    assert_eq!(
+        support::audited_pii_reads(&dev, &format!("entity_id = '{ada}' AND field = 'name'"), 1),
+        1,
+        "the event's personal data (the customer's name) is audited once"
+    );
 
     let grace = create_customer(&dev, "Grace");
     let mut resumed = Parts::open(

@@ -225,16 +225,20 @@ impl Governance {
     }
 
     /// Authorizes an operation that cannot be filtered (a subscription): anything
-    /// denied refuses it (403), unless in a dry run.
+    /// denied refuses it (403), unless in a dry run; the outcome carries the
+    /// `@pii` reads to audit.
     pub fn authorize_whole(
         &self,
         document: &ExecutableDocument,
         operation: &executable::Operation,
         caller: &Caller,
-    ) -> Result<(), RequestError> {
+    ) -> Result<Authorization, RequestError> {
         let decision = self.authorizer.decide(document, operation, caller);
         if decision.allows_everything() || self.authorizer.options().dry_run {
-            return Ok(());
+            return Ok(Authorization {
+                decision,
+                filters: false,
+            });
         }
         Err(RequestError {
             errors: decision.errors(),

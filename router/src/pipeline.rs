@@ -91,7 +91,7 @@ pub struct Pipeline {
     options: PipelineOptions,
     percent_labels: Vec<(String, f64)>,
     apq: Option<ApqCache>,
-    governance: Governance,
+    governance: Arc<Governance>,
 }
 
 impl Pipeline {
@@ -139,7 +139,7 @@ impl Pipeline {
             executor: Executor::new(supergraph.clone(), client, settings, options.metrics.clone()),
             documents: DocumentCache::new(options.document_cache_size),
             apq: options.apq_cache_size.map(ApqCache::new),
-            governance: Governance::directives_only(&supergraph),
+            governance: Arc::new(Governance::directives_only(&supergraph)),
             supergraph,
             options,
             percent_labels,
@@ -149,7 +149,7 @@ impl Pipeline {
     /// Enforces `governance` (authentication and authorization) instead of the
     /// default (anonymous callers, directives enforced).
     pub fn with_governance(mut self, governance: Governance) -> Self {
-        self.governance = governance;
+        self.governance = Arc::new(governance);
         self
     }
 
@@ -489,7 +489,7 @@ impl Pipeline {
             ));
         };
         crate::request::limits::check(&self.options.limits, document, operation)?;
-        self.governance.authorize_whole(document, operation, caller)?;
+        let authorization = self.governance.authorize_whole(document, operation, caller)?;
         let coerced = crate::request::coerce_variables(&self.api_schema, operation, &request.variables)?;
         let variables = crate::request::variables_to_json(&coerced);
         let read = crate::subscriptions::request::read_request(
@@ -500,11 +500,20 @@ impl Pipeline {
             &self.supergraph,
         )
         .map_err(|e| RequestError::new(400, e.0, "GRAPHQL_VALIDATION_FAILED"))?;
-        subscriptions
+        let events = subscriptions
             .subscribe(feed, read)
             .await
-            .map(Some)
-            .map_err(|e| RequestError::new(400, e, "SUBSCRIPTION_FAILED"))
+            .map_err(|e| RequestError::new(400, e, "SUBSCRIPTION_FAILED"))?;
+        if authorization.decision.pii_reads.is_empty() {
+            return Ok(Some(events));
+        }
+        Ok(Some(audited_events(
+            events,
+            self.governance.clone(),
+            Arc::new(authorization),
+            caller.clone(),
+            operation.name.as_ref().map(|n| n.to_string()),
+        )))
     }
 
     /// Answers `__schema` and `__type` (when allowed).
@@ -580,6 +589,38 @@ impl Pipeline {
             .map(|plan| plan.to_string())
             .map_err(plan_error)
     }
+}
+
+/// A subscription's events with each one's `@pii` reads audited before it goes
+/// out (one record per value); an event whose records cannot be written goes
+/// out as an `AUDIT_UNAVAILABLE` error without its data.
+fn audited_events(
+    events: EventStream,
+    governance: Arc<Governance>,
+    authorization: Arc<crate::governance::Authorization>,
+    caller: dictamesh_governance::Caller,
+    operation: Option<String>,
+) -> EventStream {
+    use futures::StreamExt;
+    events
+        .then(move |mut response| {
+            let governance = governance.clone();
+            let authorization = authorization.clone();
+            let caller = caller.clone();
+            let operation = operation.clone();
+            async move {
+                let context = dictamesh_governance::audit::RequestContext {
+                    caller: &caller,
+                    operation: operation.as_deref(),
+                    trace_id: None,
+                };
+                match governance.report(&authorization, context, &mut response).await {
+                    Ok(()) => response,
+                    Err(refusal) => GraphQLResponse::from_errors(refusal.errors),
+                }
+            }
+        })
+        .boxed()
 }
 
 /// A request that cannot be planned, as the client sees it.

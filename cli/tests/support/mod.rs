@@ -81,6 +81,31 @@ pub fn start(extra: &[&str]) -> Dev {
 }
 
 /// Runs a GraphQL operation through the router; asserts it has no errors.
+/// How many `pii_read` records matching `condition` (SQL over `audit_log`) the
+/// dev catalog holds, waiting up to 10 s for at least `expected`.
+pub fn audited_pii_reads(dev: &Dev, condition: &str, expected: i64) -> i64 {
+    let catalog = format!("sqlite://{}", dev.data_dir().join("catalog.db").display());
+    let query = format!("SELECT COUNT(*) FROM audit_log WHERE action = 'pii_read' AND {condition}");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&catalog)
+            .await
+            .expect("the dev catalog");
+        let mut reads = 0;
+        for _ in 0..100 {
+            reads = sqlx::query_scalar::<_, i64>(&query)
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            if reads >= expected {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        reads
+    })
+}
+
 pub fn graphql(dev: &Dev, query: &str) -> Value {
     let response: Value = reqwest::blocking::Client::new()
         .post(format!("{}graphql", dev.router))
