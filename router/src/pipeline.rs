@@ -302,10 +302,7 @@ impl Pipeline {
                 .plan_variables
                 .iter()
                 .map(|name| {
-                    let value = variables
-                        .get(name.as_str())
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false);
+                    let value = variables.get(name.as_str()).and_then(Value::as_bool);
                     (name.to_string(), value)
                 })
                 .collect(),
@@ -569,7 +566,7 @@ impl Pipeline {
         let parsed =
             crate::request::parse_document(&self.api_schema, Arc::from(query), &self.options.limits)?;
         let operation = crate::request::select_operation(&parsed.document, operation_name)?;
-        if crate::plan::defer::uses_defer(&parsed.document) {
+        if parsed.defers {
             return crate::plan::defer::plan(
                 &self.supergraph,
                 &parsed.document,
@@ -670,7 +667,7 @@ impl Pipeline {
         request: &GraphQLRequest,
         caller: &dictamesh_governance::Caller,
     ) -> Result<Option<IncrementalPayloads>, RequestError> {
-        if !crate::plan::defer::uses_defer(&self.document(request)?.document) {
+        if !self.document(request)?.defers {
             return Ok(None);
         }
         let observed = crate::telemetry::operation::Observed::start(request);

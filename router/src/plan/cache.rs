@@ -13,8 +13,9 @@ pub struct PlanCacheKey {
     pub query: Arc<str>,
     /// The operation to run.
     pub operation_name: Option<String>,
-    /// Values of the variables used by `@skip`/`@include`, in document order.
-    pub conditions: Vec<(String, bool)>,
+    /// Values of the variables used by `@skip`/`@include`/`@defer`, in document
+    /// order (`None`: absent or null, which `@defer` reads as true).
+    pub conditions: Vec<(String, Option<bool>)>,
     /// Enabled progressive-override labels, sorted.
     pub override_labels: Vec<String>,
     /// What authorization removed (paths, fields, type conditions; empty when

@@ -63,12 +63,13 @@ pub fn normalize(
     })
 }
 
-/// The variables whose values change the plan: those used by `@skip` and `@include`.
+/// The variables whose values change the plan: those used by `@skip`, `@include`
+/// and `@defer`.
 pub fn plan_affecting_variables(document: &ExecutableDocument) -> Vec<Name> {
     let mut names = Vec::new();
     let mut visit = |directives: &executable::DirectiveList| {
         for directive in directives.iter() {
-            if matches!(directive.name.as_str(), "skip" | "include")
+            if matches!(directive.name.as_str(), "skip" | "include" | "defer")
                 && let Some(value) = directive.specified_argument_by_name("if")
                 && let ast::Value::Variable(name) = value.as_ref()
                 && !names.contains(name)

@@ -78,8 +78,10 @@ pub struct ParsedDocument {
     pub query: Arc<str>,
     /// The document.
     pub document: Valid<ExecutableDocument>,
-    /// Variables whose values change the plan (`@skip`/`@include`).
+    /// Variables whose values change the plan (`@skip`/`@include`/`@defer`).
     pub plan_variables: Vec<apollo_compiler::Name>,
+    /// Whether the document uses `@defer` (it may be delivered incrementally).
+    pub defers: bool,
 }
 
 /// Parses and validates a query against the API schema.
@@ -102,10 +104,12 @@ pub fn parse_document(
             .map_err(|with_errors| diagnostics_error(400, &with_errors.errors, "GRAPHQL_VALIDATION_FAILED"))
     })?;
     let plan_variables = crate::plan::operation::plan_affecting_variables(&document);
+    let defers = crate::plan::defer::uses_defer(&document);
     Ok(Arc::new(ParsedDocument {
         query,
         document,
         plan_variables,
+        defers,
     }))
 }
 

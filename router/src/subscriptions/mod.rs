@@ -255,9 +255,9 @@ impl EntityChangeSubscriptions {
         query: &str,
         variables: &Map<String, Value>,
     ) -> Result<Arc<crate::plan::PreparedPlan>, String> {
-        let mut conditions: Vec<(String, bool)> = variables
+        let mut conditions: Vec<(String, Option<bool>)> = variables
             .iter()
-            .filter_map(|(name, value)| value.as_bool().map(|b| (name.clone(), b)))
+            .filter_map(|(name, value)| value.as_bool().map(|b| (name.clone(), Some(b))))
             .collect();
         conditions.sort();
         let key = PlanCacheKey {

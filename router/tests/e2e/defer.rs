@@ -288,3 +288,35 @@ async fn deferred_data_keeps_the_clients_field_order() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_defer_turned_off_by_a_variable_gets_its_own_plan() {
+    let mesh = mesh::start("", None).await;
+    let query = r#"query($later: Boolean) { product(id: "p1") { name ... @defer(if: $later) { inStock } } }"#;
+    let send = |variables: Value| {
+        let router = mesh.router;
+        async move {
+            let body = reqwest::Client::new()
+                .post(format!("http://{router}/graphql"))
+                .header("accept", ACCEPT)
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+                .await
+                .expect("router answers")
+                .text()
+                .await
+                .expect("body");
+            payloads(&body)
+        }
+    };
+    let deferred = send(json!({ "later": true })).await;
+    assert_eq!(deferred.len(), 2, "{deferred:?}");
+    let whole = send(json!({ "later": false })).await;
+    assert_eq!(
+        whole,
+        vec![json!({"data": {"product": {"name": "Desk", "inStock": true}}, "hasNext": false})],
+        "`if: false` is resolved in the primary payload, not served the cached deferred plan"
+    );
+    // A null `if` defers (the directive's argument defaults to true).
+    assert_eq!(send(json!({ "later": null })).await.len(), 2);
+}
