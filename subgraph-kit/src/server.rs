@@ -157,9 +157,6 @@ fn refuse_unsigned(
     query: Option<&str>,
 ) -> Option<Response> {
     let signature = subgraph.router_signature()?;
-    if query.is_some_and(asks_only_for_the_sdl) {
-        return None;
-    }
     let header = headers
         .get(crate::signature::SIGNATURE_HEADER)
         .map(|v| v.to_str().unwrap_or_default());
@@ -168,6 +165,10 @@ fn refuse_unsigned(
         None => Err(crate::signature::SignatureError::Missing),
     };
     let reason = result.err()?;
+    // Checked only for unsigned requests: signed ones are not parsed twice.
+    if query.is_some_and(asks_only_for_the_sdl) {
+        return None;
+    }
     tracing::info!(subgraph = subgraph.name(), %reason, "request refused");
     let body = serde_json::json!({
         "errors": [{"message": format!("{reason}: send requests through the router"),
