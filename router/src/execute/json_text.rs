@@ -1,0 +1,156 @@
+//! Writing JSON text fast: strings are scanned eight bytes at a time for the few bytes
+//! JSON escapes (control characters, `"` and `\`), and copied whole when there are
+//! none — responses are mostly such strings. The output is byte for byte what
+//! `serde_json` writes.
+
+use serde_json::Value;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any byte of `word` is below `limit` (at most 128).
+const fn has_byte_below(word: u64, limit: u8) -> bool {
+    word.wrapping_sub(ONES * limit as u64) & !word & HIGHS != 0
+}
+
+/// Whether any byte of `word` equals `byte`.
+const fn has_byte(word: u64, byte: u8) -> bool {
+    has_byte_below(word ^ (ONES * byte as u64), 1)
+}
+
+/// Whether JSON escapes a byte.
+const fn escaped(byte: u8) -> bool {
+    byte < 0x20 || byte == b'"' || byte == b'\\'
+}
+
+/// Appends `text` as a JSON string.
+pub fn write_str(text: &str, out: &mut Vec<u8>) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let mut copied = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        if let Some(chunk) = bytes.get(index..index + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(word);
+            if !(has_byte_below(word, 0x20) || has_byte(word, b'"') || has_byte(word, b'\\')) {
+                index += 8;
+                continue;
+            }
+        }
+        let end = (index + 8).min(bytes.len());
+        for (offset, &byte) in bytes[index..end].iter().enumerate() {
+            if escaped(byte) {
+                out.extend_from_slice(&bytes[copied..index + offset]);
+                write_escape(byte, out);
+                copied = index + offset + 1;
+            }
+        }
+        index = end;
+    }
+    out.extend_from_slice(&bytes[copied..]);
+    out.push(b'"');
+}
+
+fn write_escape(byte: u8, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match byte {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(byte >> 4)],
+            HEX[usize::from(byte & 0xf)],
+        ]),
+    }
+}
+
+/// Appends `value` as JSON text.
+pub fn write_value(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::String(text) => write_str(text, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_value(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(object) => {
+            out.push(b'{');
+            for (index, (key, item)) in object.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_str(key, out);
+                out.push(b':');
+                write_value(item, out);
+            }
+            out.push(b'}');
+        }
+        // Numbers, booleans and null: writing them into a Vec cannot fail.
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let long = "x".repeat(37);
+        let samples = [
+            "",
+            "plain",
+            "exactly8",
+            "a longer string with no escapes at all, past several words",
+            "quote \" in the middle",
+            "\"",
+            "back\\slash",
+            "line\nbreak\r\ttab\u{8}\u{c}",
+            "\u{0}\u{1}\u{1f} controls",
+            "unicode é 日本語 🎉 and \u{7f}",
+            &long,
+            "ends with a quote after eight bytes\"",
+        ];
+        for sample in samples {
+            let mut ours = Vec::new();
+            write_str(sample, &mut ours);
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(sample).unwrap(),
+                "{sample:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        let value = json!({
+            "b": [1, 2.5, -3, true, null, "x\"y"],
+            "a": {"nested": "line\nbreak", "empty": {}, "list": []},
+            "big": 18446744073709551615u64
+        });
+        let mut ours = Vec::new();
+        write_value(&value, &mut ours);
+        assert_eq!(String::from_utf8(ours).unwrap(), value.to_string());
+    }
+}
