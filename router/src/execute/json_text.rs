@@ -19,6 +19,14 @@ const fn needs_escape(word: u64) -> bool {
     (controls | quotes | backslashes) & !word & HIGHS != 0
 }
 
+/// Whether any of sixteen bytes is one JSON escapes.
+fn chunk_needs_escape(chunk: &[u8]) -> bool {
+    let (mut low, mut high) = ([0u8; 8], [0u8; 8]);
+    low.copy_from_slice(&chunk[..8]);
+    high.copy_from_slice(&chunk[8..16]);
+    needs_escape(u64::from_le_bytes(low)) || needs_escape(u64::from_le_bytes(high))
+}
+
 /// Whether JSON escapes a byte.
 const fn escaped(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
@@ -31,16 +39,19 @@ pub fn write_str(text: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let mut copied = 0;
     let mut start = 0;
-    for chunk in bytes.chunks_exact(16) {
-        let (mut low, mut high) = ([0u8; 8], [0u8; 8]);
-        low.copy_from_slice(&chunk[..8]);
-        high.copy_from_slice(&chunk[8..]);
-        if needs_escape(u64::from_le_bytes(low)) || needs_escape(u64::from_le_bytes(high)) {
+    let mut chunks = bytes.chunks_exact(16);
+    for chunk in &mut chunks {
+        if chunk_needs_escape(chunk) {
             copied = escape_from(bytes, start, start + 16, copied, out);
         }
         start += 16;
     }
-    copied = escape_from(bytes, start, bytes.len(), copied, out);
+    // The last few bytes, padded with spaces (which need no escape).
+    let mut tail = [b' '; 16];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    if chunk_needs_escape(&tail) {
+        copied = escape_from(bytes, start, bytes.len(), copied, out);
+    }
     out.extend_from_slice(&bytes[copied..]);
     out.push(b'"');
 }
