@@ -27,48 +27,46 @@ pub enum Segment {
 /// The concrete paths of the objects found at a plan path.
 pub fn objects_at(data: &Value, path: &[PathElement], supergraph: &Supergraph) -> Vec<Vec<Segment>> {
     let mut out = Vec::new();
-    for_each_object(data, path, supergraph, |path, _| out.push(path.to_vec()));
+    for_each_object(data, path, supergraph, |indices, _| out.push(segments(path, indices)));
     out
 }
 
-/// Calls `visit` with the concrete path and the object of each object found at a plan
-/// path.
+/// Calls `visit` with each object found at a plan path and the list indices taken on
+/// the way to it (with the plan path, they make its concrete path).
 pub fn for_each_object<'d>(
     data: &'d Value,
     path: &[PathElement],
     supergraph: &Supergraph,
-    mut visit: impl FnMut(&[Segment], &'d Map<String, Value>),
+    mut visit: impl FnMut(&[usize], &'d Map<String, Value>),
 ) {
-    let mut current = Vec::new();
-    walk(data, path, supergraph, &mut current, &mut visit);
+    let mut indices = Vec::new();
+    walk(data, path, supergraph, &mut indices, &mut visit);
 }
 
 fn walk<'d>(
     value: &'d Value,
     path: &[PathElement],
     supergraph: &Supergraph,
-    current: &mut Vec<Segment>,
-    visit: &mut impl FnMut(&[Segment], &'d Map<String, Value>),
+    indices: &mut Vec<usize>,
+    visit: &mut impl FnMut(&[usize], &'d Map<String, Value>),
 ) {
     let Some((first, rest)) = path.split_first() else {
         if let Value::Object(object) = value {
-            visit(current, object);
+            visit(indices, object);
         }
         return;
     };
     match (first, value) {
         (PathElement::Key(key), Value::Object(object)) => {
             if let Some(child) = object.get(key.as_str()) {
-                current.push(Segment::Key(key.clone()));
-                walk(child, rest, supergraph, current, visit);
-                current.pop();
+                walk(child, rest, supergraph, indices, visit);
             }
         }
         (PathElement::List, Value::Array(items)) => {
             for (index, item) in items.iter().enumerate() {
-                current.push(Segment::Index(index));
-                walk(item, rest, supergraph, current, visit);
-                current.pop();
+                indices.push(index);
+                walk(item, rest, supergraph, indices, visit);
+                indices.pop();
             }
         }
         (PathElement::TypeCondition(condition), Value::Object(object)) => {
@@ -77,11 +75,68 @@ fn walk<'d>(
                 .and_then(Value::as_str)
                 .is_some_and(|typename| supergraph.type_matches(condition, typename));
             if matches {
-                walk(value, rest, supergraph, current, visit);
+                walk(value, rest, supergraph, indices, visit);
             }
         }
         _ => {}
     }
+}
+
+/// The concrete path of the object reached through a plan path with these list
+/// indices.
+pub fn segments(path: &[PathElement], indices: &[usize]) -> Vec<Segment> {
+    let mut indices = indices.iter();
+    path.iter()
+        .filter_map(|element| match element {
+            PathElement::Key(key) => Some(Segment::Key(key.clone())),
+            PathElement::List => indices.next().map(|&index| Segment::Index(index)),
+            PathElement::TypeCondition(_) => None,
+        })
+        .collect()
+}
+
+/// The objects of one `_entities` fetch, without an allocation per object: for each,
+/// the plan path (by index) it was found at and the list indices taken on the way.
+#[derive(Debug, Default)]
+pub struct Targets {
+    list_indices: Vec<usize>,
+    targets: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+impl Targets {
+    /// Adds the object found at plan path number `path` through `indices`.
+    pub fn push(&mut self, path: usize, indices: &[usize]) {
+        let start = self.list_indices.len();
+        self.list_indices.extend_from_slice(indices);
+        self.targets.push((path, start..self.list_indices.len()));
+    }
+
+    /// Whether no object was added.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The objects in the order added: plan path number and list indices.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &[usize])> {
+        self.targets
+            .iter()
+            .map(|(path, range)| (*path, &self.list_indices[range.clone()]))
+    }
+}
+
+/// The object reached through a plan path with these list indices, mutably.
+pub fn object_at_mut<'a>(data: &'a mut Value, path: &[PathElement], indices: &[usize]) -> Option<&'a mut Value> {
+    let mut indices = indices.iter();
+    let mut value = data;
+    for element in path {
+        value = match (element, value) {
+            (PathElement::Key(key), Value::Object(object)) => object.get_mut(key.as_str())?,
+            (PathElement::List, Value::Array(items)) => items.get_mut(*indices.next()?)?,
+            (PathElement::TypeCondition(_), value) => value,
+            _ => return None,
+        };
+    }
+    Some(value)
 }
 
 /// Renames the aliased response keys of a subgraph result back (see [`KeyRename`]).

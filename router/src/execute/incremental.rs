@@ -44,7 +44,7 @@ impl Executor {
             self.run(root, &state, variables).await;
         }
         let written = match data.lock() {
-            Ok(data) => self.shape(&plan.primary.projection, &data),
+            Ok(data) => self.shape(&plan.primary.projection, &data, state.response_capacity()),
             Err(_) => b"null".to_vec(),
         };
         let mut delivered: Value = serde_json::from_slice(&written).unwrap_or(Value::Null);

@@ -10,6 +10,8 @@ mod response;
 
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -129,6 +131,8 @@ pub struct Executor {
 struct ExecutionState<'d> {
     data: &'d Mutex<Value>,
     errors: Mutex<Vec<Value>>,
+    /// Bytes received from subgraphs: about the size of the response to write.
+    received: AtomicUsize,
 }
 
 impl ExecutionState<'_> {
@@ -136,7 +140,13 @@ impl ExecutionState<'_> {
         ExecutionState {
             data,
             errors: Mutex::new(Vec::new()),
+            received: AtomicUsize::new(0),
         }
+    }
+
+    /// Room for the response: what the subgraphs sent, at least 4 KiB.
+    fn response_capacity(&self) -> usize {
+        self.received.load(Ordering::Relaxed).max(4096)
     }
 
     fn push_error(&self, error: Value) {
@@ -190,19 +200,20 @@ impl Executor {
         if let Some(root) = &plan.root {
             self.run(root, &state, variables).await;
         }
+        let capacity = state.response_capacity();
         let errors = state.errors.into_inner().unwrap_or_default();
         let mut data = data.into_inner().unwrap_or_default();
         before_shaping(&mut data);
         GraphQLResponse {
-            data: Some(self.shape(projection, &data)),
+            data: Some(self.shape(projection, &data, capacity)),
             errors,
             extensions: Map::new(),
         }
     }
 
     /// The response `data` written through `projection` from the merged data.
-    fn shape(&self, projection: &Projection, data: &Value) -> Vec<u8> {
-        let mut written = Vec::with_capacity(4096);
+    fn shape(&self, projection: &Projection, data: &Value, capacity: usize) -> Vec<u8> {
+        let mut written = Vec::with_capacity(capacity);
         write_projected(&self.supergraph, projection, data, &mut written);
         written
     }
@@ -408,6 +419,7 @@ impl Executor {
         let body = self.request_body(fetch, variables, None);
         match self.send(fetch, body).await {
             Ok(mut response) => {
+                state.received.fetch_add(response.size, Ordering::Relaxed);
                 data::apply_renames(&mut response.data, &fetch.output_renames, &self.supergraph);
                 if let Ok(mut data) = state.data.lock()
                     && response.data.is_object()
@@ -435,12 +447,12 @@ impl Executor {
         };
         let (targets, representations) = {
             let Ok(data) = state.data.lock() else { return };
-            let mut targets = Vec::new();
+            let mut targets = data::Targets::default();
             let mut representations = data::Representations::default();
-            for path in paths {
-                data::for_each_object(&data, path, &self.supergraph, |object_path, object| {
+            for (number, path) in paths.iter().enumerate() {
+                data::for_each_object(&data, path, &self.supergraph, |indices, object| {
                     if representations.push(object, requires, &fetch.input_rewrites, &self.supergraph) {
-                        targets.push(object_path.to_vec());
+                        targets.push(number, indices);
                     }
                 });
             }
@@ -451,9 +463,15 @@ impl Executor {
         }
         let body = self.request_body(fetch, variables, Some(&representations));
         let response = match self.send(fetch, body).await {
-            Ok(response) => response,
+            Ok(response) => {
+                state.received.fetch_add(response.size, Ordering::Relaxed);
+                response
+            }
             Err(error) => {
-                let path = targets.first().map(|p| data::path_to_json(p));
+                let path = targets
+                    .iter()
+                    .next()
+                    .map(|(number, indices)| data::path_to_json(&data::segments(paths[number], indices)));
                 state.push_error(self.fetch_error(fetch, &error, path));
                 return;
             }
@@ -478,10 +496,10 @@ impl Executor {
             }
         }
         if let Ok(mut data) = state.data.lock() {
-            for (object_path, &index) in targets.iter().zip(indices) {
+            for ((number, list_indices), &index) in targets.iter().zip(indices) {
                 let (Some(uses), Some(target)) = (
                     remaining_uses.get_mut(index),
-                    data::value_at_mut(&mut data, object_path),
+                    data::object_at_mut(&mut data, paths[number], list_indices),
                 ) else {
                     continue;
                 };
@@ -496,10 +514,10 @@ impl Executor {
                 }
             }
         }
-        let mut first_target: Vec<Option<&Vec<data::Segment>>> = vec![None; remaining_uses.len()];
-        for (object_path, &index) in targets.iter().zip(indices) {
+        let mut first_target: Vec<Option<(usize, &[usize])>> = vec![None; remaining_uses.len()];
+        for (target, &index) in targets.iter().zip(indices) {
             if let Some(slot @ None) = first_target.get_mut(index) {
-                *slot = Some(object_path);
+                *slot = Some(target);
             }
         }
         for error in response.errors {
@@ -509,7 +527,8 @@ impl Executor {
                 .filter(|p| p.first().and_then(Value::as_str) == Some("_entities"))
                 .and_then(|p| {
                     let index = p.get(1)?.as_u64()? as usize;
-                    let mut full = data::path_to_json(first_target.get(index).copied().flatten()?);
+                    let (number, list_indices) = first_target.get(index).copied().flatten()?;
+                    let mut full = data::path_to_json(&data::segments(paths[number], list_indices));
                     full.extend(p.iter().skip(2).cloned());
                     Some(full)
                 });
