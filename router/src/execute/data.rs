@@ -27,7 +27,9 @@ pub enum Segment {
 /// The concrete paths of the objects found at a plan path.
 pub fn objects_at(data: &Value, path: &[PathElement], supergraph: &Supergraph) -> Vec<Vec<Segment>> {
     let mut out = Vec::new();
-    for_each_object(data, path, supergraph, |indices, _| out.push(segments(path, indices)));
+    for_each_object(data, path, supergraph, |indices, _| {
+        out.push(segments(path, indices))
+    });
     out
 }
 
@@ -125,7 +127,11 @@ impl Targets {
 }
 
 /// The object reached through a plan path with these list indices, mutably.
-pub fn object_at_mut<'a>(data: &'a mut Value, path: &[PathElement], indices: &[usize]) -> Option<&'a mut Value> {
+pub fn object_at_mut<'a>(
+    data: &'a mut Value,
+    path: &[PathElement],
+    indices: &[usize],
+) -> Option<&'a mut Value> {
     let mut indices = indices.iter();
     let mut value = data;
     for element in path {
@@ -331,7 +337,11 @@ fn write_representation(
         .iter()
         .find(|r| supergraph.type_matches(&r.type_condition, typename))
     {
-        put(&mut picked, "__typename", Picked::Typename(rewrite.value.as_str()));
+        put(
+            &mut picked,
+            "__typename",
+            Picked::Typename(rewrite.value.as_str()),
+        );
     }
     write_picked(&picked, supergraph, out)
 }
@@ -391,7 +401,12 @@ fn write_picked(picked: &[(&str, Picked<'_>)], supergraph: &Supergraph, out: &mu
     Some(())
 }
 
-fn write_selected(value: &Value, selection: &SelectionSet, supergraph: &Supergraph, out: &mut Vec<u8>) -> Option<()> {
+fn write_selected(
+    value: &Value,
+    selection: &SelectionSet,
+    supergraph: &Supergraph,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     match value {
         Value::Object(object) => {
             let mut picked = Vec::new();

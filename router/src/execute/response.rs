@@ -55,7 +55,10 @@ impl Writer<'_> {
             match &field.kind {
                 FieldKind::Typename(typename) => out.extend_from_slice(typename),
                 FieldKind::Verbatim => {
-                    write_value(object.get(field.response_key.as_str()).unwrap_or(&Value::Null), out);
+                    write_value(
+                        object.get(field.response_key.as_str()).unwrap_or(&Value::Null),
+                        out,
+                    );
                 }
                 FieldKind::Unknown => out.extend_from_slice(b"null"),
                 FieldKind::Value(value) => {
@@ -68,7 +71,12 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn write_value(&self, projection: &ValueProjection, value: &Value, out: &mut Vec<u8>) -> Result<(), NullBubble> {
+    fn write_value(
+        &self,
+        projection: &ValueProjection,
+        value: &Value,
+        out: &mut Vec<u8>,
+    ) -> Result<(), NullBubble> {
         match projection {
             ValueProjection::NonNull(inner) => {
                 let start = out.len();

@@ -208,7 +208,8 @@ fn sharing_headers(headers: &http::HeaderMap) -> Vec<(String, Bytes)> {
 /// Requests in flight, by [`InflightKey`]: identical ones share one exchange.
 #[derive(Clone, Default)]
 struct Inflight {
-    requests: Arc<Mutex<HashMap<InflightKey, SharedExchange>>>,
+    /// Keyed with a fast hash: the key holds the whole request body.
+    requests: Arc<Mutex<HashMap<InflightKey, SharedExchange, foldhash::fast::RandomState>>>,
 }
 
 impl Inflight {

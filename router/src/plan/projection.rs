@@ -116,7 +116,8 @@ impl CompositeProjection {
         );
         CompositeProjection {
             static_type: static_type.clone(),
-            object: is_object.then(|| ObjectProjection::new(supergraph, selections, static_type, static_type)),
+            object: is_object
+                .then(|| ObjectProjection::new(supergraph, selections, static_type, static_type)),
             selections: if is_object {
                 Vec::new()
             } else {
@@ -149,7 +150,12 @@ impl CompositeProjection {
         };
         let projected = runtime.map(|runtime| {
             let selections: Vec<&SelectionSet> = self.selections.iter().collect();
-            Arc::new(ObjectProjection::new(supergraph, &selections, &self.static_type, &runtime))
+            Arc::new(ObjectProjection::new(
+                supergraph,
+                &selections,
+                &self.static_type,
+                &runtime,
+            ))
         });
         if let Ok(mut known) = self.by_typename.write() {
             known.insert(key.to_string(), projected.clone());
@@ -159,7 +165,12 @@ impl CompositeProjection {
 }
 
 impl ObjectProjection {
-    fn new(supergraph: &Supergraph, selections: &[&SelectionSet], static_type: &Name, runtime_type: &Name) -> Self {
+    fn new(
+        supergraph: &Supergraph,
+        selections: &[&SelectionSet],
+        static_type: &Name,
+        runtime_type: &Name,
+    ) -> Self {
         let mut grouped = Vec::new();
         collect_fields(supergraph, selections, runtime_type, &mut grouped);
         let fields = grouped
@@ -178,7 +189,9 @@ impl ObjectProjection {
                         .type_field(runtime_type, &field.name)
                         .or_else(|_| supergraph.api_schema.type_field(static_type, &field.name));
                     match definition {
-                        Ok(definition) => FieldKind::Value(ValueProjection::new(supergraph, &definition.ty, &subs)),
+                        Ok(definition) => {
+                            FieldKind::Value(ValueProjection::new(supergraph, &definition.ty, &subs))
+                        }
                         Err(_) => FieldKind::Unknown,
                     }
                 };
@@ -196,10 +209,12 @@ impl ObjectProjection {
 impl ValueProjection {
     fn new(supergraph: &Supergraph, ty: &ast::Type, selections: &[&SelectionSet]) -> Self {
         match ty {
-            ast::Type::NonNullNamed(name) => ValueProjection::NonNull(Box::new(Self::named(supergraph, name, selections))),
-            ast::Type::NonNullList(item) => ValueProjection::NonNull(Box::new(ValueProjection::List(Box::new(
-                Self::new(supergraph, item, selections),
-            )))),
+            ast::Type::NonNullNamed(name) => {
+                ValueProjection::NonNull(Box::new(Self::named(supergraph, name, selections)))
+            }
+            ast::Type::NonNullList(item) => ValueProjection::NonNull(Box::new(ValueProjection::List(
+                Box::new(Self::new(supergraph, item, selections)),
+            ))),
             ast::Type::List(item) => ValueProjection::List(Box::new(Self::new(supergraph, item, selections))),
             ast::Type::Named(name) => Self::named(supergraph, name, selections),
         }
