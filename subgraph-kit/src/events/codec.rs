@@ -133,7 +133,9 @@ impl Encoder {
         payload.clear();
         #[cfg(feature = "avro")]
         if let Some(registry) = &self.registry {
-            registry::encode_into(registry, &event.topic(), event, payload).await?;
+            // Boxed: the registry's HTTP future is large, and every JSON
+            // publish in flight would otherwise carry its room.
+            Box::pin(registry::encode_into(registry, &event.topic(), event, payload)).await?;
             return Ok(AVRO_CONTENT_TYPE);
         }
         serde_json::to_writer(&mut *payload, event).map_err(|e| DecodeError(e.to_string()))?;
