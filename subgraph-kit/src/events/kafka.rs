@@ -218,12 +218,13 @@ impl KafkaPublisher {
         if let Some(key) = key {
             record = record.key(key);
         }
-        let started = Instant::now();
+        // The clock is read only once the queue is full, not for every event.
+        let mut full_since: Option<Instant> = None;
         loop {
             match self.producer.send(record) {
                 Ok(()) => return Ok(()),
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                    if started.elapsed() < self.timeout =>
+                    if full_since.get_or_insert_with(Instant::now).elapsed() < self.timeout =>
                 {
                     record = back;
                     tokio::time::sleep(QUEUE_FULL_PAUSE).await;
