@@ -329,10 +329,14 @@ impl ChangePublisher for KafkaPublisher {
         };
         let (sender, receiver) = oneshot::channel();
         let waiter = Box::new(Waiter::One(sender));
-        let mut payload = Vec::with_capacity(PAYLOAD_CAPACITY);
-        self.enqueue_event(event, &event.topic(), &mut payload, waiter)
-            .await
-            .map_err(failed)?;
+        {
+            // The producer copied the payload: it is freed before the wait, so
+            // publishes in flight do not each hold one.
+            let mut payload = Vec::with_capacity(PAYLOAD_CAPACITY);
+            self.enqueue_event(event, &event.topic(), &mut payload, waiter)
+                .await
+                .map_err(failed)?;
+        }
         reported(receiver).await.map_err(failed)
     }
 
