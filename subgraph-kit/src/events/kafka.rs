@@ -3,7 +3,7 @@
 //! consumer loop with manual commits.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -126,10 +126,13 @@ impl BatchReports {
 
     /// Records the outcome of the message at `index`.
     fn settle(&self, index: usize, outcome: Result<(), String>) {
-        if let Err(reason) = outcome
-            && let Ok(mut failures) = self.failures.lock()
-        {
-            failures.push((index, reason));
+        if let Err(reason) = outcome {
+            // A failure must not be lost (its event would count as published):
+            // a poisoned list is still written.
+            self.failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((index, reason));
         }
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.done.notify_one();
@@ -360,11 +363,7 @@ impl ChangePublisher for KafkaPublisher {
         }
         reports.done.notified().await;
         let mut outcomes: Vec<Result<(), PublishError>> = vec![Ok(()); events.len()];
-        let failures = reports
-            .failures
-            .lock()
-            .map(|mut failures| std::mem::take(&mut *failures))
-            .unwrap_or_default();
+        let failures = std::mem::take(&mut *reports.failures.lock().unwrap_or_else(PoisonError::into_inner));
         for (index, reason) in failures {
             outcomes[index] = Err(PublishError {
                 event_id: events[index].event_id.clone(),
