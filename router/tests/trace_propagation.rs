@@ -27,6 +27,8 @@ fn attribute(span: &SpanData, key: &str) -> Option<String> {
         .map(|kv| kv.value.to_string())
 }
 
+const QUERY: &str = "query Catalogue { products { name reviews { body } inStock } }";
+
 #[tokio::test]
 async fn a_federated_query_is_one_trace_continued_by_each_subgraph() {
     let exporter = InMemorySpanExporter::default();
@@ -41,7 +43,7 @@ async fn a_federated_query_is_one_trace_continued_by_each_subgraph() {
     let response: serde_json::Value = reqwest::Client::new()
         .post(format!("http://{}/graphql", mesh.router))
         .header("traceparent", format!("00-{CLIENT_TRACE}-{CLIENT_SPAN}-01"))
-        .json(&json!({"query": "query Catalogue { products { name reviews { body } inStock } }"}))
+        .json(&json!({ "query": QUERY }))
         .send()
         .await
         .expect("the router answers")
@@ -87,6 +89,20 @@ async fn a_federated_query_is_one_trace_continued_by_each_subgraph() {
     assert_eq!(
         request.parent_span_id,
         SpanId::from_hex(CLIENT_SPAN).expect("span id")
+    );
+
+    let operation = spans
+        .iter()
+        .find(|s| s.name == "graphql.operation")
+        .expect("the operation span");
+    assert_eq!(
+        attribute(operation, "graphql.operation.name").as_deref(),
+        Some("Catalogue")
+    );
+    assert_eq!(
+        attribute(operation, "graphql.operation.hash"),
+        Some("029d60559f6a1edf9cd45aa0eb3bd6700b037cd213fda2a1f73a83f95edeee0d".to_string()),
+        "the operation is named by the SHA-256 of its text"
     );
 
     let fetches: Vec<&SpanData> = spans.iter().filter(|s| s.name == "subgraph.fetch").collect();

@@ -82,6 +82,8 @@ pub struct ParsedDocument {
     pub plan_variables: Vec<apollo_compiler::Name>,
     /// Whether the document uses `@defer` (it may be delivered incrementally).
     pub defers: bool,
+    /// The SHA-256 of the query text, in hexadecimal (spans name operations by it).
+    pub hash: String,
 }
 
 /// Parses and validates a query against the API schema.
@@ -105,11 +107,13 @@ pub fn parse_document(
     })?;
     let plan_variables = crate::plan::operation::plan_affecting_variables(&document);
     let defers = crate::plan::defer::uses_defer(&document);
+    let hash = crate::telemetry::operation::query_hash(&query);
     Ok(Arc::new(ParsedDocument {
         query,
         document,
         plan_variables,
         defers,
+        hash,
     }))
 }
 

@@ -30,14 +30,10 @@ impl Observed {
             graphql.operation.name = tracing::field::Empty,
             graphql.operation.hash = tracing::field::Empty,
         );
-        if !span.is_disabled() {
-            if let Some(name) = &request.operation_name {
-                span.record("graphql.operation.name", name.as_str());
-            }
-            if let Some(query) = &request.query {
-                let hash = sha2::Sha256::digest(query.as_bytes());
-                span.record("graphql.operation.hash", hex(&hash).as_str());
-            }
+        if !span.is_disabled()
+            && let Some(name) = &request.operation_name
+        {
+            span.record("graphql.operation.name", name.as_str());
         }
         Observed {
             started: Instant::now(),
@@ -54,13 +50,25 @@ impl Observed {
 
     /// Records the outcome. A refused request counts under `unknown` (its name was
     /// never checked); an unnamed one under its document's only operation name, else
-    /// `anonymous`. `document` finds the parsed document of a query text.
+    /// `anonymous`. `document` finds the parsed document of a query text (which
+    /// carries the text's hash, computed once per document).
     pub fn finish(
         self,
         metrics: &RouterMetrics,
         result: &Result<GraphQLResponse, RequestError>,
         document: impl FnOnce(&str) -> Option<Arc<ParsedDocument>>,
     ) {
+        let parsed = self.query.as_deref().and_then(document);
+        if !self.span.is_disabled()
+            && let Some(query) = &self.query
+        {
+            match &parsed {
+                Some(parsed) => self.span.record("graphql.operation.hash", parsed.hash.as_str()),
+                None => self
+                    .span
+                    .record("graphql.operation.hash", query_hash(query).as_str()),
+            };
+        }
         let status = match result {
             Ok(response) if response.errors.is_empty() => RequestStatus::Ok,
             Ok(_) => RequestStatus::Partial,
@@ -71,7 +79,7 @@ impl Observed {
             (RequestStatus::Error, _) => "unknown",
             (_, Some(name)) => name.as_str(),
             (_, None) => {
-                named = self.query.as_deref().and_then(document).and_then(|parsed| {
+                named = parsed.and_then(|parsed| {
                     let mut operations = parsed.document.operations.iter();
                     let only = operations.next()?;
                     operations
@@ -79,6 +87,9 @@ impl Observed {
                         .is_none()
                         .then(|| only.name.as_ref().map(|n| n.to_string()))?
                 });
+                if let Some(name) = &named {
+                    self.span.record("graphql.operation.name", name.as_str());
+                }
                 named.as_deref().unwrap_or("anonymous")
             }
         };
@@ -86,6 +97,14 @@ impl Observed {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The SHA-256 of an operation's text, in hexadecimal.
+pub fn query_hash(query: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = sha2::Sha256::digest(query.as_bytes());
+    let mut text = String::with_capacity(digest.len() * 2);
+    for byte in digest {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0xf)]));
+    }
+    text
 }
