@@ -1,5 +1,7 @@
 //! Writing a batch into PostgreSQL with set-based statements (arrays and
-//! `unnest`): a handful of statements per batch whatever its size.
+//! `unnest`): a handful of statements per batch whatever its size. The work
+//! on this side (the event log's columns, the relationship plan) is done
+//! while the server runs the catalog upsert and the event log insert.
 
 use std::collections::HashSet;
 use std::task::Poll;
@@ -354,6 +356,7 @@ struct LogRows<'a> {
 }
 
 impl<'a> LogRows<'a> {
+    /// The columns of `events`, with new ids.
     fn new(events: &'a [Event]) -> Result<Self, CatalogError> {
         let n = events.len();
         let mut rows = LogRows {
