@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// cost; metrics are always recorded).
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     router_tracing: String,
+    /// Only serve the kit-built workload's subgraphs, print the path of their
+    /// supergraph and wait (to load or profile a router started by hand).
+    #[arg(long, conflicts_with_all = ["supergraph", "hive_router"])]
+    serve_only: bool,
 }
 
 /// One router's figures.
@@ -78,6 +82,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             let sdl = serve_kit_workload().await?;
             let path = work_dir.join("supergraph.graphql");
             std::fs::write(&path, sdl).context("cannot write the supergraph")?;
+            if args.serve_only {
+                println!("supergraph: {}", path.display());
+                std::future::pending::<()>().await;
+            }
             (path, dictamesh_bench_subgraphs::BENCHMARK_QUERY.to_string())
         }
     };

@@ -395,7 +395,7 @@ impl Pipeline {
             .executor
             .execute_then(
                 &prepared.plan,
-                &prepared.operation,
+                &prepared.projection,
                 &variables,
                 introspection,
                 |data| {

@@ -25,6 +25,29 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// CPU time this process has used so far (user and system, all threads), from
+/// `/proc/self/stat` in clock ticks of 10 ms; `None` where there is no procfs.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses): utime and stime
+    // are the 12th and 13th.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((user + system) * 10))
+}
+
+/// The CPU this process spent per event since `before`, as text.
+fn cpu_per_event(before: Option<Duration>, events: usize) -> String {
+    match (before, cpu_time()) {
+        (Some(before), Some(after)) => format!(
+            "{:.1} µs CPU/event",
+            (after - before).as_secs_f64() * 1e6 / events as f64
+        ),
+        _ => "CPU unknown".into(),
+    }
+}
+
 fn event(domain: &str, id: usize) -> EntityChangeEvent {
     EntityChangeEvent {
         event_id: uuid::Uuid::new_v4().to_string(),
@@ -122,6 +145,7 @@ async fn main() {
     let publisher = Arc::new(KafkaPublisher::new(&config, Encoder::json()).unwrap());
 
     let total = 100_000;
+    let cpu = cpu_time();
     let started = Instant::now();
     let mut pending = Vec::with_capacity(total);
     for i in 0..total {
@@ -134,9 +158,10 @@ async fn main() {
     }
     let publish = started.elapsed();
     println!(
-        "publish: {total} events in {:.2} s = {:.0} events/s (idempotent producer, acks=all, JSON)",
+        "publish: {total} events in {:.2} s = {:.0} events/s, {} (idempotent producer, acks=all, JSON)",
         publish.as_secs_f64(),
-        total as f64 / publish.as_secs_f64()
+        total as f64 / publish.as_secs_f64(),
+        cpu_per_event(cpu, total)
     );
 
     for batch in [1_000, 10_000] {
@@ -144,6 +169,7 @@ async fn main() {
         ensure_topics(&config, &[format!("{batched_domain}.bench.entity_changed")])
             .await
             .unwrap();
+        let cpu = cpu_time();
         let started = Instant::now();
         for first in (0..total).step_by(batch) {
             let events: Vec<EntityChangeEvent> = (first..first + batch)
@@ -155,9 +181,10 @@ async fn main() {
         }
         let publish = started.elapsed();
         println!(
-            "publish_all: {total} events in {:.2} s = {:.0} events/s (one task, batches of {batch})",
+            "publish_all: {total} events in {:.2} s = {:.0} events/s, {} (one task, batches of {batch})",
             publish.as_secs_f64(),
-            total as f64 / publish.as_secs_f64()
+            total as f64 / publish.as_secs_f64(),
+            cpu_per_event(cpu, total)
         );
     }
 

@@ -1,9 +1,11 @@
 //! Change events through a real Kafka-protocol broker (`KAFKA_BROKERS`,
 //! default 127.0.0.1:9092; `.ci/run` starts tansu there): the idempotent
-//! producer, the consumer loop's at-least-once delivery, de-duplication and
+//! producer (per-entity order, headers, batches whose failures are reported
+//! per event), the consumer loop's at-least-once delivery, de-duplication and
 //! dead-letter topic.
 #![cfg(feature = "kafka")]
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -137,6 +139,87 @@ async fn events_flow_at_least_once_without_duplicates_and_poison_goes_to_the_dea
             .iter()
             .all(|l| l.header("dlq.original_topic") == Some(topic.as_str()))
     );
+}
+
+#[tokio::test]
+async fn publish_all_keeps_each_entitys_order_and_headers_and_fails_only_the_event_that_cannot_go() {
+    let domain = format!("test{}", uuid::Uuid::new_v4().simple());
+    let topic = format!("{domain}.test.entity_changed");
+    let config = config();
+    ensure_topics(&config, std::slice::from_ref(&topic))
+        .await
+        .unwrap();
+    let publisher = KafkaPublisher::new(&config, Encoder::json()).unwrap();
+    // 5 entities, 40 versions each, interleaved; every other event traced.
+    let mut events = Vec::new();
+    for version in 0..40 {
+        for entity in 0..5 {
+            let mut event = event(&domain, entity);
+            event.entity.version = version;
+            if (version as usize + entity).is_multiple_of(2) {
+                event.trace_context = TraceContext {
+                    trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                    span_id: format!("{:016x}", version),
+                    parent_span_id: None,
+                };
+            }
+            events.push(event);
+        }
+    }
+    let (first, second) = events.split_at(100);
+    for outcome in publisher.publish_all(first).await {
+        outcome.unwrap();
+    }
+    // An event over the producer's message size limit fails alone, at its index.
+    let mut huge = event(&domain, 99);
+    huge.changed_fields = vec!["x".repeat(2_000_000)];
+    let mut batch = second.to_vec();
+    batch.insert(50, huge.clone());
+    let outcomes = publisher.publish_all(&batch).await;
+    assert_eq!(outcomes.len(), batch.len());
+    for (index, outcome) in outcomes.iter().enumerate() {
+        if index == 50 {
+            let error = outcome.as_ref().unwrap_err();
+            assert_eq!(error.event_id, huge.event_id);
+            assert!(error.reason.contains("too large"), "{}", error.reason);
+        } else {
+            assert!(outcome.is_ok(), "{index}: {outcome:?}");
+        }
+    }
+    assert!(publisher.publish_all(&[]).await.is_empty());
+
+    let group = format!("g-{}", uuid::Uuid::new_v4());
+    let mut source = KafkaSource::new(&config, &group, &[&topic]).unwrap();
+    let mut deliveries = Vec::new();
+    for _ in 0..40 {
+        deliveries.extend(source.poll(500, Duration::from_millis(500)).await.unwrap());
+        if deliveries.len() >= events.len() {
+            break;
+        }
+    }
+    assert_eq!(deliveries.len(), events.len());
+    deliveries.sort_by_key(|d| (d.partition, d.offset));
+    let decoder = Decoder::json();
+    let mut last_version: HashMap<String, i64> = HashMap::new();
+    for delivery in &deliveries {
+        let decoded = decoder
+            .decode(&delivery.payload, delivery.header("content-type"))
+            .await
+            .unwrap();
+        assert_eq!(delivery.key.as_deref(), Some(decoded.entity.id.as_bytes()));
+        assert_eq!(delivery.header("content-type"), Some("application/json"));
+        assert_eq!(delivery.header("event_id"), Some(decoded.event_id.as_str()));
+        let context = &decoded.trace_context;
+        let parent =
+            (!context.trace_id.is_empty()).then(|| format!("00-{}-{}-01", context.trace_id, context.span_id));
+        assert_eq!(delivery.header("traceparent"), parent.as_deref());
+        let version = decoded.entity.version;
+        if let Some(previous) = last_version.insert(decoded.entity.id.clone(), version) {
+            assert_eq!(version, previous + 1, "{} out of order", decoded.entity.id);
+        }
+    }
+    assert_eq!(last_version.len(), 5);
+    assert!(last_version.values().all(|&version| version == 39));
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ set -euo pipefail
 bin=${1:-${CARGO_TARGET_DIR:-target}/release/dictamesh}
 command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 1; }
 work=$(mktemp -d)
-"$bin" bench --duration 3600 --connections 1 --threads 1 >"$work/bench.log" 2>&1 &
+"$bin" bench --serve-only >"$work/bench.log" 2>&1 &
 bench=$!
 trap 'kill $bench 2>/dev/null || true; rm -rf "$work"' EXIT
 supergraph=""

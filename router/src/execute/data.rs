@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use serde_json::Map;
 use serde_json::Value;
 
+use super::json_text::write_str;
+use super::json_text::write_value;
 use crate::plan::KeyRename;
 use crate::plan::PathElement;
 use crate::plan::TypenameRewrite;
@@ -25,37 +27,48 @@ pub enum Segment {
 /// The concrete paths of the objects found at a plan path.
 pub fn objects_at(data: &Value, path: &[PathElement], supergraph: &Supergraph) -> Vec<Vec<Segment>> {
     let mut out = Vec::new();
-    let mut current = Vec::new();
-    walk(data, path, supergraph, &mut current, &mut out);
+    for_each_object(data, path, supergraph, |indices, _| {
+        out.push(segments(path, indices))
+    });
     out
 }
 
-fn walk(
-    value: &Value,
+/// Calls `visit` with each object found at a plan path and the list indices taken on
+/// the way to it (with the plan path, they make its concrete path).
+pub fn for_each_object<'d>(
+    data: &'d Value,
     path: &[PathElement],
     supergraph: &Supergraph,
-    current: &mut Vec<Segment>,
-    out: &mut Vec<Vec<Segment>>,
+    mut visit: impl FnMut(&[usize], &'d Map<String, Value>),
+) {
+    let mut indices = Vec::new();
+    walk(data, path, supergraph, &mut indices, &mut visit);
+}
+
+fn walk<'d>(
+    value: &'d Value,
+    path: &[PathElement],
+    supergraph: &Supergraph,
+    indices: &mut Vec<usize>,
+    visit: &mut impl FnMut(&[usize], &'d Map<String, Value>),
 ) {
     let Some((first, rest)) = path.split_first() else {
-        if value.is_object() {
-            out.push(current.clone());
+        if let Value::Object(object) = value {
+            visit(indices, object);
         }
         return;
     };
     match (first, value) {
         (PathElement::Key(key), Value::Object(object)) => {
             if let Some(child) = object.get(key.as_str()) {
-                current.push(Segment::Key(key.clone()));
-                walk(child, rest, supergraph, current, out);
-                current.pop();
+                walk(child, rest, supergraph, indices, visit);
             }
         }
         (PathElement::List, Value::Array(items)) => {
             for (index, item) in items.iter().enumerate() {
-                current.push(Segment::Index(index));
-                walk(item, rest, supergraph, current, out);
-                current.pop();
+                indices.push(index);
+                walk(item, rest, supergraph, indices, visit);
+                indices.pop();
             }
         }
         (PathElement::TypeCondition(condition), Value::Object(object)) => {
@@ -64,11 +77,72 @@ fn walk(
                 .and_then(Value::as_str)
                 .is_some_and(|typename| supergraph.type_matches(condition, typename));
             if matches {
-                walk(value, rest, supergraph, current, out);
+                walk(value, rest, supergraph, indices, visit);
             }
         }
         _ => {}
     }
+}
+
+/// The concrete path of the object reached through a plan path with these list
+/// indices.
+pub fn segments(path: &[PathElement], indices: &[usize]) -> Vec<Segment> {
+    let mut indices = indices.iter();
+    path.iter()
+        .filter_map(|element| match element {
+            PathElement::Key(key) => Some(Segment::Key(key.clone())),
+            PathElement::List => indices.next().map(|&index| Segment::Index(index)),
+            PathElement::TypeCondition(_) => None,
+        })
+        .collect()
+}
+
+/// The objects of one `_entities` fetch, without an allocation per object: for each,
+/// the plan path (by index) it was found at and the list indices taken on the way.
+#[derive(Debug, Default)]
+pub struct Targets {
+    list_indices: Vec<usize>,
+    targets: Vec<(usize, std::ops::Range<usize>)>,
+}
+
+impl Targets {
+    /// Adds the object found at plan path number `path` through `indices`.
+    pub fn push(&mut self, path: usize, indices: &[usize]) {
+        let start = self.list_indices.len();
+        self.list_indices.extend_from_slice(indices);
+        self.targets.push((path, start..self.list_indices.len()));
+    }
+
+    /// Whether no object was added.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The objects in the order added: plan path number and list indices.
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &[usize])> {
+        self.targets
+            .iter()
+            .map(|(path, range)| (*path, &self.list_indices[range.clone()]))
+    }
+}
+
+/// The object reached through a plan path with these list indices, mutably.
+pub fn object_at_mut<'a>(
+    data: &'a mut Value,
+    path: &[PathElement],
+    indices: &[usize],
+) -> Option<&'a mut Value> {
+    let mut indices = indices.iter();
+    let mut value = data;
+    for element in path {
+        value = match (element, value) {
+            (PathElement::Key(key), Value::Object(object)) => object.get_mut(key.as_str())?,
+            (PathElement::List, Value::Array(items)) => items.get_mut(*indices.next()?)?,
+            (PathElement::TypeCondition(_), value) => value,
+            _ => return None,
+        };
+    }
+    Some(value)
 }
 
 /// Renames the aliased response keys of a subgraph result back (see [`KeyRename`]).
@@ -164,23 +238,96 @@ pub fn deep_merge(target: &mut Value, source: Value) {
     }
 }
 
-/// The representation of an object for an `_entities` fetch, or `None` when the object
-/// lacks a required field (it is then not sent).
-pub fn representation(
+/// The representations of the objects of one `_entities` fetch, written as JSON text
+/// with their duplicates removed.
+#[derive(Debug, Default)]
+pub struct Representations {
+    text: Vec<u8>,
+    unique: Vec<std::ops::Range<usize>>,
+    seen: HashMap<u64, Vec<usize>, foldhash::fast::FixedState>,
+    indices: Vec<usize>,
+}
+
+impl Representations {
+    /// Adds the representation of `object`; false (nothing added) when the object
+    /// lacks a required field or no type condition of `requires` matches it.
+    pub fn push(
+        &mut self,
+        object: &Map<String, Value>,
+        requires: &SelectionSet,
+        rewrites: &[TypenameRewrite],
+        supergraph: &Supergraph,
+    ) -> bool {
+        let start = self.text.len();
+        if write_representation(object, requires, rewrites, supergraph, &mut self.text).is_none() {
+            self.text.truncate(start);
+            return false;
+        }
+        let hash = hash_bytes(&self.text[start..]);
+        let candidates = self.seen.entry(hash).or_default();
+        let existing = candidates
+            .iter()
+            .copied()
+            .find(|&index| self.text[self.unique[index].clone()] == self.text[start..]);
+        let index = match existing {
+            Some(index) => {
+                self.text.truncate(start);
+                index
+            }
+            None => {
+                self.unique.push(start..self.text.len());
+                candidates.push(self.unique.len() - 1);
+                self.unique.len() - 1
+            }
+        };
+        self.indices.push(index);
+        true
+    }
+
+    /// The distinct representations as JSON texts, in the order first seen.
+    pub fn unique(&self) -> impl Iterator<Item = &[u8]> {
+        self.unique.iter().map(|range| &self.text[range.clone()])
+    }
+
+    /// For each representation pushed, the index of its text among [`unique`](Self::unique).
+    pub fn indices(&self) -> &[usize] {
+        &self.indices
+    }
+}
+
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(bytes)
+}
+
+/// A field picked for a representation: its value as it is, the value narrowed to a
+/// selection, or a rewritten `__typename`.
+#[derive(Clone, Copy)]
+enum Picked<'a> {
+    Whole(&'a Value),
+    Selected(&'a Value, &'a SelectionSet),
+    Typename(&'a str),
+}
+
+/// Writes the representation of an object (the fields `requires` selects for its type,
+/// under their field names) as JSON; `None` when the object lacks a required field or
+/// no type condition matches it.
+fn write_representation(
     object: &Map<String, Value>,
     requires: &SelectionSet,
     rewrites: &[TypenameRewrite],
     supergraph: &Supergraph,
-) -> Option<Value> {
+    out: &mut Vec<u8>,
+) -> Option<()> {
     let typename = object.get("__typename")?.as_str()?;
-    let mut out = Map::new();
+    let mut picked = Vec::new();
     let mut matched = false;
     for item in &requires.items {
         if let Selection::Fragment(fragment) = item
             && supergraph.type_matches(&fragment.type_condition, typename)
         {
             matched = true;
-            select_into(object, &fragment.selection_set, supergraph, &mut out)?;
+            pick(object, &fragment.selection_set, supergraph, &mut picked)?;
         }
     }
     if !matched {
@@ -190,33 +337,38 @@ pub fn representation(
         .iter()
         .find(|r| supergraph.type_matches(&r.type_condition, typename))
     {
-        out.insert("__typename".to_string(), Value::String(rewrite.value.to_string()));
+        put(
+            &mut picked,
+            "__typename",
+            Picked::Typename(rewrite.value.as_str()),
+        );
     }
-    Some(Value::Object(out))
+    write_picked(&picked, supergraph, out)
 }
 
-/// Copies the selected fields of `object` into `out`, under their field names.
-fn select_into(
-    object: &Map<String, Value>,
-    selection: &SelectionSet,
+/// Picks the selected fields of `object`, under their field names (a later selection
+/// of the same name replaces an earlier one).
+fn pick<'a>(
+    object: &'a Map<String, Value>,
+    selection: &'a SelectionSet,
     supergraph: &Supergraph,
-    out: &mut Map<String, Value>,
+    picked: &mut Vec<(&'a str, Picked<'a>)>,
 ) -> Option<()> {
     for item in &selection.items {
         match item {
             Selection::Field(field) => {
                 let value = object.get(field.response_key().as_str())?;
-                let selected = if field.selection_set.is_empty() {
-                    value.clone()
+                let value = if field.selection_set.is_empty() {
+                    Picked::Whole(value)
                 } else {
-                    select_value(value, &field.selection_set, supergraph)?
+                    Picked::Selected(value, &field.selection_set)
                 };
-                out.insert(field.name.to_string(), selected);
+                put(picked, field.name.as_str(), value);
             }
             Selection::Fragment(fragment) => {
                 let typename = object.get("__typename").and_then(Value::as_str);
                 if typename.is_some_and(|t| supergraph.type_matches(&fragment.type_condition, t)) {
-                    select_into(object, &fragment.selection_set, supergraph, out)?;
+                    pick(object, &fragment.selection_set, supergraph, picked)?;
                 }
             }
         }
@@ -224,48 +376,66 @@ fn select_into(
     Some(())
 }
 
-fn select_value(value: &Value, selection: &SelectionSet, supergraph: &Supergraph) -> Option<Value> {
+fn put<'a>(picked: &mut Vec<(&'a str, Picked<'a>)>, key: &'a str, value: Picked<'a>) {
+    match picked.iter_mut().find(|(k, _)| *k == key) {
+        Some(slot) => slot.1 = value,
+        None => picked.push((key, value)),
+    }
+}
+
+fn write_picked(picked: &[(&str, Picked<'_>)], supergraph: &Supergraph, out: &mut Vec<u8>) -> Option<()> {
+    out.push(b'{');
+    for (index, (key, value)) in picked.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_str(key, out);
+        out.push(b':');
+        match *value {
+            Picked::Whole(value) => write_value(value, out),
+            Picked::Selected(value, selection) => write_selected(value, selection, supergraph, out)?,
+            Picked::Typename(typename) => write_str(typename, out),
+        }
+    }
+    out.push(b'}');
+    Some(())
+}
+
+fn write_selected(
+    value: &Value,
+    selection: &SelectionSet,
+    supergraph: &Supergraph,
+    out: &mut Vec<u8>,
+) -> Option<()> {
     match value {
         Value::Object(object) => {
-            let mut out = Map::new();
+            let mut picked = Vec::new();
             let has_fragments = selection
                 .items
                 .iter()
                 .any(|i| matches!(i, Selection::Fragment(_)));
             if has_fragments && let Some(typename) = object.get("__typename") {
-                out.insert("__typename".to_string(), typename.clone());
+                picked.push(("__typename", Picked::Whole(typename)));
             }
-            select_into(object, selection, supergraph, &mut out)?;
-            Some(Value::Object(out))
+            pick(object, selection, supergraph, &mut picked)?;
+            write_picked(&picked, supergraph, out)
         }
-        Value::Array(items) => items
-            .iter()
-            .map(|item| select_value(item, selection, supergraph))
-            .collect::<Option<Vec<_>>>()
-            .map(Value::Array),
-        other => Some(other.clone()),
-    }
-}
-
-/// Representations serialized, with their duplicates removed: the unique JSON texts,
-/// and for each input the index of its text.
-pub fn deduplicate(representations: Vec<Value>) -> (Vec<String>, Vec<usize>) {
-    let mut unique: Vec<String> = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut indices = Vec::with_capacity(representations.len());
-    for representation in representations {
-        let text = representation.to_string();
-        let index = match seen.get(&text) {
-            Some(&index) => index,
-            None => {
-                unique.push(text.clone());
-                seen.insert(text, unique.len() - 1);
-                unique.len() - 1
+        Value::Array(items) => {
+            out.push(b'[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_selected(item, selection, supergraph, out)?;
             }
-        };
-        indices.push(index);
+            out.push(b']');
+            Some(())
+        }
+        other => {
+            write_value(other, out);
+            Some(())
+        }
     }
-    (unique, indices)
 }
 
 /// A concrete path as GraphQL error path elements.
@@ -276,4 +446,77 @@ pub fn path_to_json(path: &[Segment]) -> Vec<Value> {
             Segment::Index(index) => Value::from(*index),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use apollo_compiler::name;
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::selection::Field;
+
+    const FIXTURE: &str = include_str!("../../tests/fixtures/products_reviews.graphql");
+
+    fn product_requires() -> SelectionSet {
+        let mut fields = SelectionSet::default();
+        fields.add_typename();
+        fields.add_field(Field::leaf(name!("id")));
+        fields.add_field(Field::leaf(name!("price")));
+        let mut requires = SelectionSet::default();
+        requires.add_fragment(name!("Product"), fields);
+        requires
+    }
+
+    fn object(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(object) => object,
+            _ => unreachable!("an object literal"),
+        }
+    }
+
+    #[test]
+    fn representations_are_written_once_per_distinct_object() {
+        let supergraph = Supergraph::parse(FIXTURE).unwrap();
+        let requires = product_requires();
+        let mut representations = Representations::default();
+        let objects = [
+            json!({"__typename": "Product", "id": "1", "price": 5, "name": "not sent"}),
+            json!({"__typename": "Product", "id": "2", "price": 7}),
+            json!({"__typename": "Product", "id": "1", "price": 5}),
+            json!({"__typename": "Product", "id": "3"}),
+            json!({"__typename": "User", "id": "1", "price": 5}),
+        ];
+        let added: Vec<bool> = objects
+            .into_iter()
+            .map(|o| representations.push(&object(o), &requires, &[], &supergraph))
+            .collect();
+        assert_eq!(added, [true, true, true, false, false]);
+        let texts: Vec<&str> = representations
+            .unique()
+            .map(|t| std::str::from_utf8(t).unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                r#"{"__typename":"Product","id":"1","price":5}"#,
+                r#"{"__typename":"Product","id":"2","price":7}"#
+            ]
+        );
+        assert_eq!(representations.indices(), [0, 1, 0]);
+    }
+
+    #[test]
+    fn a_typename_rewrite_replaces_the_objects_own() {
+        let supergraph = Supergraph::parse(FIXTURE).unwrap();
+        let rewrite = TypenameRewrite {
+            type_condition: name!("Product"),
+            value: name!("Item"),
+        };
+        let mut representations = Representations::default();
+        let product = object(json!({"__typename": "Product", "id": "1", "price": 5}));
+        assert!(representations.push(&product, &product_requires(), &[rewrite], &supergraph));
+        let text = representations.unique().next().unwrap();
+        assert_eq!(text, br#"{"__typename":"Item","id":"1","price":5}"#);
+    }
 }

@@ -21,7 +21,7 @@ use super::ExecutionState;
 use super::Executor;
 use super::GraphQLResponse;
 use super::data;
-use super::write_data;
+use super::write_projected;
 use crate::plan::DeferredPart;
 use crate::plan::IncrementalPlan;
 
@@ -44,7 +44,7 @@ impl Executor {
             self.run(root, &state, variables).await;
         }
         let written = match data.lock() {
-            Ok(data) => self.shape(&plan.primary.operation, &data),
+            Ok(data) => self.shape(&plan.primary.projection, &data, state.response_capacity()),
             Err(_) => b"null".to_vec(),
         };
         let mut delivered: Value = serde_json::from_slice(&written).unwrap_or(Value::Null);
@@ -136,13 +136,7 @@ impl Executor {
                 continue;
             };
             let mut written = Vec::with_capacity(256);
-            write_data(
-                &self.supergraph,
-                &part.parent_type,
-                &part.selection,
-                object,
-                &mut written,
-            );
+            write_projected(&self.supergraph, &part.projection, object, &mut written);
             if let (Ok(value @ Value::Object(_)), Some(target)) = (
                 serde_json::from_slice::<Value>(&written),
                 data::value_at_mut(delivered, &path),

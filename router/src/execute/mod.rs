@@ -5,11 +5,13 @@
 
 pub mod data;
 mod incremental;
+mod json_text;
 mod response;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -19,15 +21,15 @@ use serde_json::Value;
 use serde_json::json;
 use tracing::Instrument;
 
-pub use self::response::write_data;
+pub use self::response::write_projected;
 use crate::fetch::FetchError;
 use crate::fetch::SendOptions;
 use crate::fetch::SubgraphClient;
 use crate::headers::HeaderRules;
 use crate::plan::FetchNode;
-use crate::plan::Operation;
 use crate::plan::PathElement;
 use crate::plan::PlanNode;
+use crate::plan::Projection;
 use crate::plan::QueryPlan;
 use crate::resilience::SubgraphGuard;
 use crate::supergraph::Supergraph;
@@ -36,7 +38,7 @@ use crate::telemetry::RouterMetrics;
 /// A GraphQL response: `data` (absent on request errors), `errors` and `extensions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GraphQLResponse {
-    /// `data` as JSON text, written by [`write_data`]; `None` means no `data` key.
+    /// `data` as JSON text, written by [`write_projected`]; `None` means no `data` key.
     pub data: Option<Vec<u8>>,
     /// `errors`.
     pub errors: Vec<Value>,
@@ -129,6 +131,8 @@ pub struct Executor {
 struct ExecutionState<'d> {
     data: &'d Mutex<Value>,
     errors: Mutex<Vec<Value>>,
+    /// Bytes received from subgraphs: about the size of the response to write.
+    received: AtomicUsize,
 }
 
 impl ExecutionState<'_> {
@@ -136,7 +140,13 @@ impl ExecutionState<'_> {
         ExecutionState {
             data,
             errors: Mutex::new(Vec::new()),
+            received: AtomicUsize::new(0),
         }
+    }
+
+    /// Room for the response: what the subgraphs sent, at least 4 KiB.
+    fn response_capacity(&self) -> usize {
+        self.received.load(Ordering::Relaxed).max(4096)
     }
 
     fn push_error(&self, error: Value) {
@@ -162,16 +172,16 @@ impl Executor {
         }
     }
 
-    /// Runs a plan and shapes the response for `operation`; `initial_data` holds what
-    /// the router answered itself (introspection).
+    /// Runs a plan and writes the response through `projection`; `initial_data` holds
+    /// what the router answered itself (introspection).
     pub async fn execute(
         &self,
         plan: &QueryPlan,
-        operation: &Operation,
+        projection: &Projection,
         variables: &Map<String, Value>,
         initial_data: Map<String, Value>,
     ) -> GraphQLResponse {
-        self.execute_then(plan, operation, variables, initial_data, |_| {})
+        self.execute_then(plan, projection, variables, initial_data, |_| {})
             .await
     }
 
@@ -180,7 +190,7 @@ impl Executor {
     pub async fn execute_then(
         &self,
         plan: &QueryPlan,
-        operation: &Operation,
+        projection: &Projection,
         variables: &Map<String, Value>,
         initial_data: Map<String, Value>,
         before_shaping: impl FnOnce(&mut Value),
@@ -190,26 +200,21 @@ impl Executor {
         if let Some(root) = &plan.root {
             self.run(root, &state, variables).await;
         }
+        let capacity = state.response_capacity();
         let errors = state.errors.into_inner().unwrap_or_default();
         let mut data = data.into_inner().unwrap_or_default();
         before_shaping(&mut data);
         GraphQLResponse {
-            data: Some(self.shape(operation, &data)),
+            data: Some(self.shape(projection, &data, capacity)),
             errors,
             extensions: Map::new(),
         }
     }
 
-    /// The response `data` for `operation` from the merged data.
-    fn shape(&self, operation: &Operation, data: &Value) -> Vec<u8> {
-        let mut written = Vec::with_capacity(4096);
-        write_data(
-            &self.supergraph,
-            &operation.root_type,
-            &operation.selection_set,
-            data,
-            &mut written,
-        );
+    /// The response `data` written through `projection` from the merged data.
+    fn shape(&self, projection: &Projection, data: &Value, capacity: usize) -> Vec<u8> {
+        let mut written = Vec::with_capacity(capacity);
+        write_projected(&self.supergraph, projection, data, &mut written);
         written
     }
 
@@ -266,7 +271,7 @@ impl Executor {
         &self,
         fetch: &FetchNode,
         variables: &Map<String, Value>,
-        representations: Option<&[String]>,
+        representations: Option<&data::Representations>,
     ) -> Bytes {
         let mut body = Vec::with_capacity(fetch.operation.len() + 256);
         body.extend_from_slice(b"{\"query\":");
@@ -294,11 +299,11 @@ impl Executor {
                     body.push(b',');
                 }
                 body.extend_from_slice(b"\"representations\":[");
-                for (index, representation) in representations.iter().enumerate() {
+                for (index, representation) in representations.unique().enumerate() {
                     if index > 0 {
                         body.push(b',');
                     }
-                    body.extend_from_slice(representation.as_bytes());
+                    body.extend_from_slice(representation);
                 }
                 body.push(b']');
             }
@@ -414,6 +419,7 @@ impl Executor {
         let body = self.request_body(fetch, variables, None);
         match self.send(fetch, body).await {
             Ok(mut response) => {
+                state.received.fetch_add(response.size, Ordering::Relaxed);
                 data::apply_renames(&mut response.data, &fetch.output_renames, &self.supergraph);
                 if let Ok(mut data) = state.data.lock()
                     && response.data.is_object()
@@ -441,37 +447,36 @@ impl Executor {
         };
         let (targets, representations) = {
             let Ok(data) = state.data.lock() else { return };
-            let mut targets = Vec::new();
-            let mut representations = Vec::new();
-            let objects = paths
-                .iter()
-                .flat_map(|path| data::objects_at(&data, path, &self.supergraph));
-            for object_path in objects {
-                let Some(Value::Object(object)) = data::value_at(&data, &object_path) else {
-                    continue;
-                };
-                if let Some(representation) =
-                    data::representation(object, requires, &fetch.input_rewrites, &self.supergraph)
-                {
-                    targets.push(object_path);
-                    representations.push(representation);
-                }
+            let mut targets = data::Targets::default();
+            let mut representations = data::Representations::default();
+            for (number, path) in paths.iter().enumerate() {
+                data::for_each_object(&data, path, &self.supergraph, |indices, object| {
+                    if representations.push(object, requires, &fetch.input_rewrites, &self.supergraph) {
+                        targets.push(number, indices);
+                    }
+                });
             }
             (targets, representations)
         };
         if targets.is_empty() {
             return;
         }
-        let (unique, indices) = data::deduplicate(representations);
-        let body = self.request_body(fetch, variables, Some(&unique));
+        let body = self.request_body(fetch, variables, Some(&representations));
         let response = match self.send(fetch, body).await {
-            Ok(response) => response,
+            Ok(response) => {
+                state.received.fetch_add(response.size, Ordering::Relaxed);
+                response
+            }
             Err(error) => {
-                let path = targets.first().map(|p| data::path_to_json(p));
+                let path = targets
+                    .iter()
+                    .next()
+                    .map(|(number, indices)| data::path_to_json(&data::segments(paths[number], indices)));
                 state.push_error(self.fetch_error(fetch, &error, path));
                 return;
             }
         };
+        let indices = representations.indices();
         let mut entities = match response.data {
             Value::Object(mut object) => match object.remove("_entities") {
                 Some(Value::Array(entities)) => entities,
@@ -485,16 +490,16 @@ impl Executor {
             }
         }
         let mut remaining_uses = vec![0usize; entities.len()];
-        for &index in &indices {
+        for &index in indices {
             if let Some(uses) = remaining_uses.get_mut(index) {
                 *uses += 1;
             }
         }
         if let Ok(mut data) = state.data.lock() {
-            for (object_path, &index) in targets.iter().zip(&indices) {
+            for ((number, list_indices), &index) in targets.iter().zip(indices) {
                 let (Some(uses), Some(target)) = (
                     remaining_uses.get_mut(index),
-                    data::value_at_mut(&mut data, object_path),
+                    data::object_at_mut(&mut data, paths[number], list_indices),
                 ) else {
                     continue;
                 };
@@ -509,9 +514,11 @@ impl Executor {
                 }
             }
         }
-        let mut first_target: HashMap<usize, &Vec<data::Segment>> = HashMap::new();
-        for (object_path, &index) in targets.iter().zip(&indices) {
-            first_target.entry(index).or_insert(object_path);
+        let mut first_target: Vec<Option<(usize, &[usize])>> = vec![None; remaining_uses.len()];
+        for (target, &index) in targets.iter().zip(indices) {
+            if let Some(slot @ None) = first_target.get_mut(index) {
+                *slot = Some(target);
+            }
         }
         for error in response.errors {
             let entity_path = error
@@ -520,7 +527,8 @@ impl Executor {
                 .filter(|p| p.first().and_then(Value::as_str) == Some("_entities"))
                 .and_then(|p| {
                     let index = p.get(1)?.as_u64()? as usize;
-                    let mut full = data::path_to_json(first_target.get(&index)?);
+                    let (number, list_indices) = first_target.get(index).copied().flatten()?;
+                    let mut full = data::path_to_json(&data::segments(paths[number], list_indices));
                     full.extend(p.iter().skip(2).cloned());
                     Some(full)
                 });

@@ -30,6 +30,8 @@ pub struct SubgraphResponse {
     pub data: Value,
     /// `errors`, as sent.
     pub errors: Vec<Value>,
+    /// The length of the body, in bytes.
+    pub size: usize,
 }
 
 /// Why a subgraph gave no usable response.
@@ -206,7 +208,8 @@ fn sharing_headers(headers: &http::HeaderMap) -> Vec<(String, Bytes)> {
 /// Requests in flight, by [`InflightKey`]: identical ones share one exchange.
 #[derive(Clone, Default)]
 struct Inflight {
-    requests: Arc<Mutex<HashMap<InflightKey, SharedExchange>>>,
+    /// Keyed with a fast hash: the key holds the whole request body.
+    requests: Arc<Mutex<HashMap<InflightKey, SharedExchange, foldhash::fast::RandomState>>>,
 }
 
 impl Inflight {
@@ -278,7 +281,10 @@ async fn exchange(
 
 /// Reads a subgraph's HTTP answer as a GraphQL response.
 fn parse_response(status: u16, bytes: &Bytes) -> Result<SubgraphResponse, FetchError> {
-    let parsed: Option<Value> = serde_json::from_slice(bytes).ok();
+    // UTF-8 checked once for the whole body (fast for ASCII), not string by string.
+    let parsed: Option<Value> = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| serde_json::from_str(text).ok());
     let graphql = parsed.filter(|v| v.get("data").is_some() || v.get("errors").is_some());
     if !(200..300).contains(&status) && graphql.is_none() {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
@@ -294,7 +300,11 @@ fn parse_response(status: u16, bytes: &Bytes) -> Result<SubgraphResponse, FetchE
         Some(Value::Array(errors)) => errors,
         _ => Vec::new(),
     };
-    Ok(SubgraphResponse { data, errors })
+    Ok(SubgraphResponse {
+        data,
+        errors,
+        size: bytes.len(),
+    })
 }
 
 /// An error and its sources, on one line.

@@ -22,6 +22,7 @@ use apollo_compiler::executable;
 
 use super::PlanError;
 use super::PreparedPlan;
+use super::Projection;
 use super::model::PathElement;
 use super::model::QueryPlan;
 use super::model::ResponsePath;
@@ -46,6 +47,8 @@ pub struct DeferredPart {
     /// What the client selected in the fragment (nested deferred fragments left
     /// out): shapes each payload of this part.
     pub selection: SelectionSet,
+    /// How each payload of this part is written (the projection of `selection`).
+    pub projection: Projection,
     /// The fetches that resolve the fragment from the data fetched before it.
     pub plan: QueryPlan,
     /// The deferred part this one is nested in; `None` when it follows the primary
@@ -355,6 +358,7 @@ pub fn plan(
         parts.push(DeferredPart {
             label: planned.label,
             path: planned.path,
+            projection: Projection::new(supergraph, &planned.parent_type, &shaped_part.selection),
             parent_type: planned.parent_type,
             selection: shaped_part.selection,
             plan,
@@ -362,10 +366,7 @@ pub fn plan(
         });
     }
     Ok(IncrementalPlan {
-        primary: PreparedPlan {
-            operation: shaped,
-            plan: primary_plan,
-        },
+        primary: PreparedPlan::new(supergraph, shaped, primary_plan),
         parts,
     })
 }

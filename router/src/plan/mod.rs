@@ -41,6 +41,7 @@ pub mod defer;
 mod model;
 pub mod operation;
 mod planner;
+pub mod projection;
 pub mod selection;
 
 use std::collections::HashSet;
@@ -62,6 +63,7 @@ pub use self::model::TypenameRewrite;
 pub use self::model::path_to_string;
 pub use self::operation::Operation;
 pub use self::operation::OperationError;
+pub use self::projection::Projection;
 use crate::supergraph::Supergraph;
 
 /// Why an operation could not be planned.
@@ -100,10 +102,24 @@ pub enum PlanError {
 /// A normalized operation with its plan: what the plan cache keeps.
 #[derive(Debug)]
 pub struct PreparedPlan {
-    /// The normalized operation (the executor shapes the response with it).
+    /// The normalized operation.
     pub operation: Operation,
     /// Its plan.
     pub plan: QueryPlan,
+    /// How its response is written from the merged data.
+    pub projection: Projection,
+}
+
+impl PreparedPlan {
+    /// An operation with its plan, and its response projection worked out.
+    pub fn new(supergraph: &Supergraph, operation: Operation, plan: QueryPlan) -> Self {
+        let projection = Projection::new(supergraph, &operation.root_type, &operation.selection_set);
+        PreparedPlan {
+            operation,
+            plan,
+            projection,
+        }
+    }
 }
 
 /// Plans operations against one supergraph and caches the plans.
@@ -167,7 +183,7 @@ impl QueryPlanner {
             Some(filtered) => self.plan_operation(&filtered, override_labels)?,
             None => self.plan_operation(&operation, override_labels)?,
         };
-        let prepared = Arc::new(PreparedPlan { operation, plan });
+        let prepared = Arc::new(PreparedPlan::new(&self.supergraph, operation, plan));
         self.cache.insert(key, prepared.clone());
         Ok(prepared)
     }

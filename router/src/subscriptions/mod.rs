@@ -233,7 +233,7 @@ impl EntityChangeSubscriptions {
         };
         let response = self
             .executor
-            .execute(&plan, &prepared.operation, &variables, initial)
+            .execute(&plan, &prepared.projection, &variables, initial)
             .await;
         for mut error in response.errors {
             if let Some(Value::Array(path)) = error.get_mut("path") {

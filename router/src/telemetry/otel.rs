@@ -45,18 +45,22 @@ fn with_otlp(_builder: opentelemetry_sdk::trace::TracerProviderBuilder) -> Resul
     ))
 }
 
-/// The `tracing` layer that records spans with `provider`. It keeps to what a trace
-/// needs (no busy/idle times, threads or code locations, no context activation on
-/// each poll): spans are entered on every poll of a future, so those would cost on
-/// every request.
+/// The `tracing` layer that records spans with `provider`: spans and events at `INFO`
+/// and above only (the libraries underneath, such as hyper's connection pool, emit
+/// `DEBUG` and `TRACE` events on every request; recorded, they would swell every span
+/// and cost on every request). It keeps to what a trace needs (no busy/idle times,
+/// threads or code locations, no context activation on each poll): spans are entered
+/// on every poll of a future, so those would cost on every request.
 pub fn layer<S>(provider: &SdkTracerProvider) -> impl tracing_subscriber::Layer<S> + use<S>
 where
     S: Subscriber + for<'span> LookupSpan<'span>,
 {
+    use tracing_subscriber::Layer as _;
     tracing_opentelemetry::layer()
         .with_tracer(provider.tracer("dictamesh"))
         .with_tracked_inactivity(false)
         .with_threads(false)
         .with_location(false)
         .with_context_activation(false)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO)
 }

@@ -45,6 +45,10 @@ pub const ENTITY_CHANGE_EVENT_AVRO: &str = r#"{
   ]
 }"#;
 
+/// Room for a typical encoded event (about 400 bytes of JSON), so that
+/// encoding does not grow its buffer several times.
+pub(super) const PAYLOAD_CAPACITY: usize = 512;
+
 /// Why a message is not a change event.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("not a change event: {0}")]
@@ -114,14 +118,28 @@ impl Encoder {
 
     /// The payload and its content type.
     pub async fn encode(&self, event: &EntityChangeEvent) -> Result<(Vec<u8>, &'static str), DecodeError> {
+        let mut payload = Vec::with_capacity(PAYLOAD_CAPACITY);
+        let content_type = self.encode_into(event, &mut payload).await?;
+        Ok((payload, content_type))
+    }
+
+    /// Replaces `payload` with the event's payload and returns its content
+    /// type; a publisher that encodes many events reuses one buffer.
+    pub async fn encode_into(
+        &self,
+        event: &EntityChangeEvent,
+        payload: &mut Vec<u8>,
+    ) -> Result<&'static str, DecodeError> {
+        payload.clear();
         #[cfg(feature = "avro")]
         if let Some(registry) = &self.registry {
-            let payload = registry::encode(registry, &event.topic(), event).await?;
-            return Ok((payload, AVRO_CONTENT_TYPE));
+            // Boxed: the registry's HTTP future is large, and every JSON
+            // publish in flight would otherwise carry its room.
+            Box::pin(registry::encode_into(registry, &event.topic(), event, payload)).await?;
+            return Ok(AVRO_CONTENT_TYPE);
         }
-        serde_json::to_vec(event)
-            .map(|payload| (payload, JSON_CONTENT_TYPE))
-            .map_err(|e| DecodeError(e.to_string()))
+        serde_json::to_writer(&mut *payload, event).map_err(|e| DecodeError(e.to_string()))?;
+        Ok(JSON_CONTENT_TYPE)
     }
 }
 
@@ -242,6 +260,18 @@ pub mod registry {
         topic: &str,
         event: &EntityChangeEvent,
     ) -> Result<Vec<u8>, DecodeError> {
+        let mut payload = Vec::new();
+        encode_into(registry, topic, event, &mut payload).await?;
+        Ok(payload)
+    }
+
+    /// Appends an event for `topic` in the Confluent wire format to `payload`.
+    pub async fn encode_into(
+        registry: &SchemaRegistryClient,
+        topic: &str,
+        event: &EntityChangeEvent,
+        payload: &mut Vec<u8>,
+    ) -> Result<(), DecodeError> {
         let id = registry.register(&format!("{topic}-value")).await?;
         let schema = registry.schema(id).await?;
         let value = apache_avro::to_value(event).map_err(|e| DecodeError(format!("to Avro: {e}")))?;
@@ -252,11 +282,11 @@ pub mod registry {
             .build()
             .and_then(|writer| writer.write_value_to_vec(value))
             .map_err(|e| DecodeError(format!("Avro: {e}")))?;
-        let mut payload = Vec::with_capacity(datum.len() + 5);
+        payload.reserve(datum.len() + 5);
         payload.push(0);
         payload.extend_from_slice(&id.to_be_bytes());
         payload.extend_from_slice(&datum);
-        Ok(payload)
+        Ok(())
     }
 
     /// Decodes a Confluent wire-format payload with the writer schema it names.

@@ -2,20 +2,24 @@
 //! idempotent producer, topic creation, and an [`EventSource`] for the
 //! consumer loop with manual commits.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use futures::channel::oneshot;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseRecord, DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::Notify;
 
 use super::bus::{BusError, Delivery, EventSource, RawPublisher, next_offsets};
-use super::codec::Encoder;
+use super::codec::{Encoder, PAYLOAD_CAPACITY};
 use super::{ChangePublisher, EntityChangeEvent, PublishError};
 
 /// How to reach the brokers and shape the topics.
@@ -95,10 +99,83 @@ pub async fn ensure_topics(config: &KafkaConfig, topics: &[String]) -> Result<()
     Ok(())
 }
 
+/// Where the delivery report of one enqueued message goes.
+enum Waiter {
+    /// A lone message whose sender awaits its own report.
+    One(oneshot::Sender<Result<(), String>>),
+    /// The message at this index of a [`ChangePublisher::publish_all`] batch.
+    Batch(Arc<BatchReports>, usize),
+}
+
+/// The delivery reports of a batch: failures by index, and a count of the
+/// messages still without a report that wakes the publisher when it reaches 0.
+struct BatchReports {
+    remaining: AtomicUsize,
+    failures: Mutex<Vec<(usize, String)>>,
+    done: Notify,
+}
+
+impl BatchReports {
+    fn new(messages: usize) -> Self {
+        BatchReports {
+            remaining: AtomicUsize::new(messages),
+            failures: Mutex::new(Vec::new()),
+            done: Notify::new(),
+        }
+    }
+
+    /// Records the outcome of the message at `index`.
+    fn settle(&self, index: usize, outcome: Result<(), String>) {
+        if let Err(reason) = outcome {
+            // A failure must not be lost (its event would count as published):
+            // a poisoned list is still written.
+            self.failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((index, reason));
+        }
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_one();
+        }
+    }
+}
+
+/// The producer's context: hands each delivery report to its waiter. Reports
+/// arrive on the producer's polling thread, in batches, without a future per
+/// message.
+struct Reports;
+
+impl ClientContext for Reports {}
+
+impl ProducerContext for Reports {
+    type DeliveryOpaque = Box<Waiter>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, waiter: Box<Waiter>) {
+        let outcome = match result {
+            Ok(_) => Ok(()),
+            Err((error, _)) => Err(error.to_string()),
+        };
+        match *waiter {
+            Waiter::One(sender) => {
+                // The publisher may have stopped waiting; nobody is left to tell.
+                let _ = sender.send(outcome);
+            }
+            Waiter::Batch(reports, index) => reports.settle(index, outcome),
+        }
+    }
+}
+
+/// How long to wait before enqueuing again when the producer's queue is full.
+const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(2);
+
 /// An idempotent producer of change events (acks from all in-sync replicas,
 /// no duplicates on retries, per-partition order kept).
+///
+/// Events are encoded into a reused buffer and enqueued with their headers
+/// built directly; `publish_all` enqueues the whole batch and waits once for
+/// the count of its delivery reports to reach zero.
 pub struct KafkaPublisher {
-    producer: FutureProducer,
+    producer: ThreadedProducer<Reports>,
     encoder: Encoder,
     timeout: Duration,
 }
@@ -110,13 +187,16 @@ impl KafkaPublisher {
             .client()
             .set("enable.idempotence", "true")
             .set("acks", "all")
-            .set("linger.ms", "5")
+            // Under load batches form while earlier requests are in flight (up
+            // to 5 with idempotence); lingering only delays each `publish_all`
+            // wave's last partial batch and every lone event.
+            .set("linger.ms", "0")
             .set("compression.type", "lz4")
             .set(
                 "message.timeout.ms",
                 config.publish_timeout.as_millis().to_string(),
             )
-            .create()
+            .create_with_context(Reports)
             .map_err(|e| bus_error("producer", e))?;
         Ok(KafkaPublisher {
             producer,
@@ -124,11 +204,96 @@ impl KafkaPublisher {
             timeout: config.publish_timeout,
         })
     }
+
+    /// Enqueues one message, waiting while the producer's queue is full (up
+    /// to the publish timeout). On failure no report will reach the waiter.
+    async fn enqueue(
+        &self,
+        topic: &str,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: OwnedHeaders,
+        waiter: Box<Waiter>,
+    ) -> Result<(), String> {
+        let mut record = BaseRecord::with_opaque_to(topic, waiter)
+            .payload(payload)
+            .headers(headers);
+        if let Some(key) = key {
+            record = record.key(key);
+        }
+        // The clock is read only once the queue is full, not for every event.
+        let mut full_since: Option<Instant> = None;
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if full_since.get_or_insert_with(Instant::now).elapsed() < self.timeout =>
+                {
+                    record = back;
+                    tokio::time::sleep(QUEUE_FULL_PAUSE).await;
+                }
+                Err((error, _)) => return Err(format!("publish to {topic}: {error}")),
+            }
+        }
+    }
+
+    /// Encodes an event into `payload` and enqueues it on `topic`.
+    async fn enqueue_event(
+        &self,
+        event: &EntityChangeEvent,
+        topic: &str,
+        payload: &mut Vec<u8>,
+        waiter: Box<Waiter>,
+    ) -> Result<(), String> {
+        let content_type = self
+            .encoder
+            .encode_into(event, payload)
+            .await
+            .map_err(|e| e.to_string())?;
+        let headers = event_headers(event, content_type);
+        self.enqueue(topic, Some(event.entity.id.as_bytes()), payload, headers, waiter)
+            .await
+    }
 }
 
-fn traceparent(event: &EntityChangeEvent) -> Option<String> {
+/// The headers of a change event: its content type, its id, and the W3C
+/// `traceparent` of the change when it happened inside a trace.
+fn event_headers(event: &EntityChangeEvent, content_type: &str) -> OwnedHeaders {
     let context = &event.trace_context;
-    (!context.trace_id.is_empty()).then(|| format!("00-{}-{}-01", context.trace_id, context.span_id))
+    let traced = !context.trace_id.is_empty();
+    let headers = OwnedHeaders::new_with_capacity(2 + usize::from(traced))
+        .insert(Header {
+            key: "content-type",
+            value: Some(content_type),
+        })
+        .insert(Header {
+            key: "event_id",
+            value: Some(&event.event_id),
+        });
+    if !traced {
+        return headers;
+    }
+    let parent = format!("00-{}-{}-01", context.trace_id, context.span_id);
+    headers.insert(Header {
+        key: "traceparent",
+        value: Some(&parent),
+    })
+}
+
+/// Whether `topic` is the topic of `event` (`<domain>.<source>.entity_changed`).
+fn is_topic_of(topic: &str, event: &EntityChangeEvent) -> bool {
+    topic
+        .strip_prefix(event.domain.as_str())
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_prefix(event.source_system.as_str()))
+        == Some(".entity_changed")
+}
+
+/// Waits for the report of a lone message.
+async fn reported(receiver: oneshot::Receiver<Result<(), String>>) -> Result<(), String> {
+    receiver
+        .await
+        .unwrap_or_else(|_| Err("the producer dropped the delivery report".into()))
 }
 
 #[async_trait]
@@ -147,16 +312,14 @@ impl RawPublisher for KafkaPublisher {
                 value: Some(value),
             });
         }
-        let mut record: FutureRecord<'_, [u8], [u8]> =
-            FutureRecord::to(topic).payload(payload).headers(owned);
-        if let Some(key) = key {
-            record = record.key(key);
-        }
-        self.producer
-            .send(record, self.timeout)
+        let (sender, receiver) = oneshot::channel();
+        let waiter = Box::new(Waiter::One(sender));
+        self.enqueue(topic, key, payload, owned, waiter)
             .await
-            .map(|_| ())
-            .map_err(|(e, _)| bus_error(&format!("publish to {topic}"), e))
+            .map_err(BusError)?;
+        reported(receiver)
+            .await
+            .map_err(|e| bus_error(&format!("publish to {topic}"), e))
     }
 }
 
@@ -167,32 +330,47 @@ impl ChangePublisher for KafkaPublisher {
             event_id: event.event_id.clone(),
             reason,
         };
-        let (payload, content_type) = self
-            .encoder
-            .encode(event)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let mut headers = vec![
-            ("content-type".to_string(), content_type.as_bytes().to_vec()),
-            ("event_id".to_string(), event.event_id.clone().into_bytes()),
-        ];
-        if let Some(parent) = traceparent(event) {
-            headers.push(("traceparent".to_string(), parent.into_bytes()));
+        let (sender, receiver) = oneshot::channel();
+        let waiter = Box::new(Waiter::One(sender));
+        {
+            // The producer copied the payload: it is freed before the wait, so
+            // publishes in flight do not each hold one.
+            let mut payload = Vec::with_capacity(PAYLOAD_CAPACITY);
+            self.enqueue_event(event, &event.topic(), &mut payload, waiter)
+                .await
+                .map_err(failed)?;
         }
-        self.send(
-            &event.topic(),
-            Some(event.entity.id.as_bytes()),
-            &payload,
-            &headers,
-        )
-        .await
-        .map_err(|e| failed(e.to_string()))
+        reported(receiver).await.map_err(failed)
     }
 
     /// Enqueues every event before waiting for any acknowledgement, so the
-    /// producer batches them.
+    /// producer batches them, then waits once for all their reports.
     async fn publish_all(&self, events: &[EntityChangeEvent]) -> Vec<Result<(), PublishError>> {
-        futures::future::join_all(events.iter().map(|event| self.publish(event))).await
+        if events.is_empty() {
+            return Vec::new();
+        }
+        let reports = Arc::new(BatchReports::new(events.len()));
+        let mut payload = Vec::with_capacity(PAYLOAD_CAPACITY);
+        let mut topic = String::new();
+        for (index, event) in events.iter().enumerate() {
+            if !is_topic_of(&topic, event) {
+                topic = event.topic();
+            }
+            let waiter = Box::new(Waiter::Batch(reports.clone(), index));
+            if let Err(reason) = self.enqueue_event(event, &topic, &mut payload, waiter).await {
+                reports.settle(index, Err(reason));
+            }
+        }
+        reports.done.notified().await;
+        let mut outcomes: Vec<Result<(), PublishError>> = vec![Ok(()); events.len()];
+        let failures = std::mem::take(&mut *reports.failures.lock().unwrap_or_else(PoisonError::into_inner));
+        for (index, reason) in failures {
+            outcomes[index] = Err(PublishError {
+                event_id: events[index].event_id.clone(),
+                reason,
+            });
+        }
+        outcomes
     }
 }
 

@@ -179,7 +179,14 @@ pub struct EntityChangeEvent {
 impl EntityChangeEvent {
     /// The topic this event belongs on: `<domain>.<source>.entity_changed`.
     pub fn topic(&self) -> String {
-        format!("{}.{}.entity_changed", self.domain, self.source_system)
+        const SUFFIX: &str = ".entity_changed";
+        let mut topic =
+            String::with_capacity(self.domain.len() + 1 + self.source_system.len() + SUFFIX.len());
+        topic.push_str(&self.domain);
+        topic.push('.');
+        topic.push_str(&self.source_system);
+        topic.push_str(SUFFIX);
+        topic
     }
 }
 
