@@ -101,7 +101,8 @@ pub(crate) struct Event {
     pub event_id: String,
     pub at: DateTime<Utc>,
     pub kind: EventKind,
-    pub payload: serde_json::Value,
+    /// The event as received, serialized as JSON: the event log's payload.
+    pub payload: String,
 }
 
 #[derive(Debug, Clone)]
@@ -127,19 +128,11 @@ impl Event {
     }
 
     /// The entity the event is about (type, id, source system when known).
-    pub fn entity(&self) -> (String, String, Option<String>) {
+    pub fn entity(&self) -> (&str, &str, Option<&str>) {
         match &self.kind {
-            EventKind::Changed(e) => (
-                e.entity.entity_type.clone(),
-                e.entity.id.clone(),
-                Some(e.source_system.clone()),
-            ),
-            EventKind::Registered(r) => (
-                r.entity_type.clone(),
-                r.source_entity_id.clone(),
-                Some(r.source_system.clone()),
-            ),
-            EventKind::Relationship(r) => (r.subject_entity_type.clone(), r.subject_entity_id.clone(), None),
+            EventKind::Changed(e) => (&e.entity.entity_type, &e.entity.id, Some(&e.source_system)),
+            EventKind::Registered(r) => (&r.entity_type, &r.source_entity_id, Some(&r.source_system)),
+            EventKind::Relationship(r) => (&r.subject_entity_type, &r.subject_entity_id, None),
         }
     }
 
@@ -148,7 +141,7 @@ impl Event {
         match &self.kind {
             EventKind::Changed(_) if self.replaces_relationships() => {
                 let (t, id, _) = self.entity();
-                Some((t, id))
+                Some((t.to_string(), id.to_string()))
             }
             EventKind::Relationship(r) => Some((r.subject_entity_type.clone(), r.subject_entity_id.clone())),
             _ => None,
@@ -234,9 +227,9 @@ fn check_length(field: &str, value: &str, max: usize) -> Result<(), String> {
 /// Decodes a message by its topic; the error says why it is not an event.
 pub(crate) fn decode(message: &IngestMessage) -> Result<Event, String> {
     let topic = message.topic.as_str();
-    let payload = message.payload.clone();
+    let payload = &message.payload;
     if topic == ENTITY_REGISTERED_TOPIC {
-        let event: EntityRegisteredEvent = serde_json::from_value(payload.clone())
+        let event = EntityRegisteredEvent::deserialize(payload)
             .map_err(|e| format!("not an entity_registered event: {e}"))?;
         check_event_id(&event.event_id)?;
         registry::validate(&event.registration).map_err(|e| e.to_string())?;
@@ -244,11 +237,11 @@ pub(crate) fn decode(message: &IngestMessage) -> Result<Event, String> {
             event_id: event.event_id,
             at: time_of(event.timestamp)?,
             kind: EventKind::Registered(Box::new(event.registration)),
-            payload,
+            payload: payload.to_string(),
         });
     }
     if topic == RELATIONSHIP_CREATED_TOPIC {
-        let event: RelationshipCreatedEvent = serde_json::from_value(payload.clone())
+        let event = RelationshipCreatedEvent::deserialize(payload)
             .map_err(|e| format!("not a relationship_created event: {e}"))?;
         check_event_id(&event.event_id)?;
         let r = &event.relationship;
@@ -263,13 +256,13 @@ pub(crate) fn decode(message: &IngestMessage) -> Result<Event, String> {
             event_id: event.event_id,
             at: time_of(event.timestamp)?,
             kind: EventKind::Relationship(Box::new(relationship)),
-            payload,
+            payload: payload.to_string(),
         });
     }
     let parts: Vec<&str> = topic.split('.').collect();
     if parts.len() == 3 && parts[2] == ENTITY_CHANGED_SUFFIX && !parts[0].is_empty() && !parts[1].is_empty() {
-        let event: EntityChangeEvent =
-            serde_json::from_value(payload.clone()).map_err(|e| format!("not an EntityChangeEvent: {e}"))?;
+        let event =
+            EntityChangeEvent::deserialize(payload).map_err(|e| format!("not an EntityChangeEvent: {e}"))?;
         check_event_id(&event.event_id)?;
         check_entity_type(&event.entity.entity_type).map_err(|e| e.to_string())?;
         check_length("entity.id", &event.entity.id, 255)?;
@@ -284,7 +277,7 @@ pub(crate) fn decode(message: &IngestMessage) -> Result<Event, String> {
             event_id: event.event_id.clone(),
             at: time_of(event.timestamp)?,
             kind: EventKind::Changed(Box::new(event)),
-            payload,
+            payload: payload.to_string(),
         });
     }
     Err(format!(
@@ -346,14 +339,15 @@ impl Ingestor {
         if events.is_empty() {
             return Ok(report);
         }
+        let decoded = events.len();
         let written = match &self.db {
             Database::Postgres(pool) => {
                 self.ensure_partitions(pool, &events).await?;
-                postgres::write_batch(pool, &events).await?
+                postgres::write_batch(pool, events).await?
             }
-            Database::Sqlite(pool) => sqlite::write_batch(pool, &events).await?,
+            Database::Sqlite(pool) => sqlite::write_batch(pool, events).await?,
         };
-        report.duplicates += events.len() - written;
+        report.duplicates += decoded - written;
         report.ingested += written;
         Ok(report)
     }
@@ -391,6 +385,7 @@ impl Ingestor {
 mod tests {
     use super::*;
     use serde_json::json;
+    use uuid::Uuid;
 
     fn changed(id: &str, entity: &str, relationships: serde_json::Value) -> IngestMessage {
         IngestMessage {
@@ -449,7 +444,7 @@ mod tests {
             event
         })
         .collect();
-        let plan = plan::plan_relationships(&events, Vec::new(), plan::LatestChanges::new());
+        let plan = plan::plan_relationships(&events, Vec::new());
         let rows: Vec<(String, String, bool)> = plan
             .insert
             .iter()
@@ -467,5 +462,62 @@ mod tests {
             "i1 opened and closed within the batch"
         );
         assert!(plan.close.is_empty());
+    }
+
+    #[test]
+    fn closed_relationships_date_the_newest_change_a_late_event_must_not_rewrite() {
+        let at = decode(&changed("e1", "c1", invoices(&["i2"]))).unwrap().at;
+        let closed = plan::StoredRelationship {
+            id: Uuid::now_v7(),
+            subject_type: "Customer".into(),
+            subject_id: "c1".into(),
+            relationship_type: "has_invoice".into(),
+            object_type: "Invoice".into(),
+            object_id: "i1".into(),
+            valid_from: at - chrono::Duration::seconds(20),
+            valid_to: Some(at + chrono::Duration::seconds(10)),
+        };
+        let late = decode(&changed("e1", "c1", invoices(&["i2"]))).unwrap();
+        let plan = plan::plan_relationships(std::slice::from_ref(&late), vec![closed.clone()]);
+        assert!(plan.insert.is_empty() && plan.close.is_empty(), "{plan:?}");
+        let mut newer = late;
+        newer.at += chrono::Duration::seconds(30);
+        let plan = plan::plan_relationships(&[newer], vec![closed]);
+        assert_eq!(plan.insert.len(), 1);
+        assert_eq!(plan.insert[0].object_id, "i2");
+    }
+
+    #[test]
+    fn only_catalog_entries_not_known_are_looked_up() {
+        let event = decode(&changed("e1", "c1", invoices(&["i1"]))).unwrap();
+        let events = std::slice::from_ref(&event);
+        let plan = plan::plan_relationships(events, Vec::new());
+        let mut known = plan::CatalogIds::default();
+        let pairs = |v: Vec<(String, String)>| {
+            v.into_iter()
+                .map(|(t, id)| format!("{t}/{id}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs(plan::entities_to_look_up(events, &plan.insert, &known)),
+            ["Customer/c1", "Invoice/i1"]
+        );
+        known.add(
+            "Customer".into(),
+            "c1".into(),
+            "crm".into(),
+            event.at,
+            Uuid::now_v7(),
+        );
+        // The event names its source system, whose entry is known; the
+        // relationship's subject names none, so all its entries are needed.
+        assert!(plan::entities_to_look_up(events, &[], &known).is_empty());
+        assert_eq!(
+            pairs(plan::entities_to_look_up(&[], &plan.insert, &known)),
+            ["Customer/c1", "Invoice/i1"]
+        );
+        known.set_complete("Customer", "c1");
+        known.set_complete("Invoice", "i1");
+        assert!(plan::entities_to_look_up(events, &plan.insert, &known).is_empty());
     }
 }

@@ -11,9 +11,10 @@ use uuid::Uuid;
 use super::{EntityKey, Event, EventKind};
 use crate::model::Cardinality;
 
-/// A current relationship as the planner needs it.
+/// A stored relationship of a subject the batch touches, current or closed,
+/// as the planner needs it.
 #[derive(Debug, Clone)]
-pub(crate) struct CurrentRelationship {
+pub(crate) struct StoredRelationship {
     pub id: Uuid,
     pub subject_type: String,
     pub subject_id: String,
@@ -21,6 +22,7 @@ pub(crate) struct CurrentRelationship {
     pub object_type: String,
     pub object_id: String,
     pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
 }
 
 /// A relationship to insert (closed already when a later event of the same
@@ -42,10 +44,6 @@ pub(crate) struct NewRelationship {
     pub metadata: Option<String>,
     pub event_id: String,
 }
-
-/// Per subject, the time of its newest relationship change (the latest
-/// `valid_from` or `valid_to` of any of its relationships).
-pub(crate) type LatestChanges = HashMap<(String, String), DateTime<Utc>>;
 
 /// The relationship writes of a batch.
 #[derive(Debug, Default)]
@@ -94,30 +92,37 @@ impl Live {
     }
 }
 
-/// Applies the batch's events in order. A change event that states its
+/// Applies the batch's events in order to the stored relationships of their
+/// subjects (all of them, current and closed). A change event that states its
 /// relationships closes the subject's other current ones and opens the
 /// missing ones; a recorded relationship opens unless current, and for
 /// single-valued cardinalities closes the subject's other objects of its
 /// type. A change event older than the subject's newest relationship change
 /// leaves its relationships alone, and nothing closes at or before the start
 /// of its validity: late events do not rewrite newer history.
-pub(crate) fn plan_relationships(
-    events: &[Event],
-    current: Vec<CurrentRelationship>,
-    mut latest: LatestChanges,
-) -> RelationshipPlan {
+pub(crate) fn plan_relationships(events: &[Event], stored: Vec<StoredRelationship>) -> RelationshipPlan {
+    // Per subject, the time of its newest relationship change (the latest
+    // `valid_from` or `valid_to` of any of its relationships).
+    let mut latest: HashMap<(String, String), DateTime<Utc>> = HashMap::new();
     let mut live: HashMap<(String, String), Vec<Live>> = HashMap::new();
-    for r in current {
-        live.entry((r.subject_type, r.subject_id))
-            .or_default()
-            .push(Live {
-                stored: Some(r.id),
-                inserted: None,
-                relationship_type: r.relationship_type,
-                object_type: r.object_type,
-                object_id: r.object_id,
-                valid_from: r.valid_from,
-            });
+    for r in stored {
+        let subject = (r.subject_type, r.subject_id);
+        let changed = r.valid_to.map_or(r.valid_from, |to| to.max(r.valid_from));
+        latest
+            .entry(subject.clone())
+            .and_modify(|newest| *newest = (*newest).max(changed))
+            .or_insert(changed);
+        if r.valid_to.is_some() {
+            continue;
+        }
+        live.entry(subject).or_default().push(Live {
+            stored: Some(r.id),
+            inserted: None,
+            relationship_type: r.relationship_type,
+            object_type: r.object_type,
+            object_id: r.object_id,
+            valid_from: r.valid_from,
+        });
     }
     let mut plan = RelationshipPlan::default();
     for event in events {
@@ -142,7 +147,7 @@ pub(crate) fn plan_relationships(
                         continue;
                     }
                     wanted.push(NewRelationship {
-                        id: Uuid::new_v4(),
+                        id: Uuid::now_v7(),
                         subject_type: subject.0.clone(),
                         subject_id: subject.1.clone(),
                         relationship_type: r.relationship_kind.clone(),
@@ -186,7 +191,7 @@ pub(crate) fn plan_relationships(
                     });
                 }
                 wanted.push(NewRelationship {
-                    id: Uuid::new_v4(),
+                    id: Uuid::now_v7(),
                     subject_type: subject.0.clone(),
                     subject_id: subject.1.clone(),
                     relationship_type: input.relationship_type.clone(),
@@ -283,26 +288,33 @@ pub(crate) fn touches(events: &[Event]) -> Vec<Touch> {
     touches
 }
 
-/// The (type, id) pairs whose catalog ids a batch's writes refer to: every
-/// event's entity, and every relationship's subject and object.
-pub(crate) fn referenced_entities(
+/// The (type, id) pairs whose catalog entries the batch's writes need and
+/// `known` does not answer: every event's entity and every relationship's
+/// subject and object, unless all its entries were read, or it is named with
+/// a source system whose entry is known (an entity named without one needs
+/// all its entries).
+pub(crate) fn entities_to_look_up(
     events: &[Event],
     relationships: &[NewRelationship],
+    known: &CatalogIds,
 ) -> Vec<(String, String)> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    let mut add = |t: &str, id: &str| {
+    let mut add = |t: &str, id: &str, source: Option<&str>| {
+        if known.is_complete(t, id) || source.is_some_and(|source| known.has(t, id, source)) {
+            return;
+        }
         if seen.insert((t.to_string(), id.to_string())) {
             out.push((t.to_string(), id.to_string()));
         }
     };
     for event in events {
-        let (t, id, _) = event.entity();
-        add(&t, &id);
+        let (t, id, source) = event.entity();
+        add(t, id, source);
     }
     for r in relationships {
-        add(&r.subject_type, &r.subject_id);
-        add(&r.object_type, &r.object_id);
+        add(&r.subject_type, &r.subject_id, None);
+        add(&r.object_type, &r.object_id, r.object_source.as_deref());
     }
     out
 }
@@ -310,14 +322,17 @@ pub(crate) fn referenced_entities(
 /// An entry found for a referenced entity: (source system, last seen, catalog id).
 type FoundEntry = (String, DateTime<Utc>, Uuid);
 
-/// Catalog entries found for referenced entities.
+/// Catalog entries found for referenced entities, by type then id.
 #[derive(Debug, Default)]
 pub(crate) struct CatalogIds {
-    entries: HashMap<(String, String), Vec<FoundEntry>>,
+    entries: HashMap<String, HashMap<String, Vec<FoundEntry>>>,
+    /// The entities all of whose entries were read, by type.
+    complete: HashMap<String, HashSet<String>>,
 }
 
 impl CatalogIds {
-    /// Adds an entry: (type, id, source system, last seen, catalog id).
+    /// Adds an entry: (type, id, source system, last seen, catalog id); an
+    /// entry of a source system already known is kept.
     pub fn add(
         &mut self,
         entity_type: String,
@@ -326,17 +341,46 @@ impl CatalogIds {
         seen: DateTime<Utc>,
         id: Uuid,
     ) {
-        self.entries
-            .entry((entity_type, entity_id))
-            .or_default()
-            .push((source, seen, id));
-    }
-
-    /// The entry of that source system, else the most recently seen one.
-    pub fn get(&self, entity_type: &str, entity_id: &str, source: Option<&str>) -> Option<Uuid> {
         let entries = self
             .entries
-            .get(&(entity_type.to_string(), entity_id.to_string()))?;
+            .entry(entity_type)
+            .or_default()
+            .entry(entity_id)
+            .or_default();
+        if !entries.iter().any(|(s, _, _)| *s == source) {
+            entries.push((source, seen, id));
+        }
+    }
+
+    /// Records that every entry of the entity was read (and added).
+    pub fn set_complete(&mut self, entity_type: &str, entity_id: &str) {
+        self.complete
+            .entry(entity_type.to_string())
+            .or_default()
+            .insert(entity_id.to_string());
+    }
+
+    /// Whether every entry of the entity was read.
+    pub fn is_complete(&self, entity_type: &str, entity_id: &str) -> bool {
+        self.complete
+            .get(entity_type)
+            .is_some_and(|ids| ids.contains(entity_id))
+    }
+
+    fn entries(&self, entity_type: &str, entity_id: &str) -> Option<&Vec<FoundEntry>> {
+        self.entries.get(entity_type)?.get(entity_id)
+    }
+
+    /// Whether the entry of that source system is known.
+    pub fn has(&self, entity_type: &str, entity_id: &str, source: &str) -> bool {
+        self.entries(entity_type, entity_id)
+            .is_some_and(|entries| entries.iter().any(|(s, _, _)| s == source))
+    }
+
+    /// The entry of that source system when one is named, else the most
+    /// recently seen one.
+    pub fn get(&self, entity_type: &str, entity_id: &str, source: Option<&str>) -> Option<Uuid> {
+        let entries = self.entries(entity_type, entity_id)?;
         if let Some(source) = source {
             return entries.iter().find(|(s, _, _)| s == source).map(|(_, _, id)| *id);
         }

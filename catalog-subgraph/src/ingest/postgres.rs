@@ -1,13 +1,17 @@
 //! Writing a batch into PostgreSQL with set-based statements (arrays and
-//! `unnest`): a handful of statements per batch whatever its size.
+//! `unnest`): a handful of statements per batch whatever its size. The work
+//! on this side (the event log's columns, the relationship plan) is done
+//! while the server runs the catalog upsert and the event log insert.
 
 use std::collections::HashSet;
+use std::task::Poll;
 
 use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use super::plan::{self, CatalogIds, CurrentRelationship, LatestChanges, RelationshipPlan};
+use super::plan::{self, CatalogIds, RelationshipPlan, StoredRelationship};
 use super::{Event, EventKind};
 use crate::db::now;
 use crate::error::CatalogError;
@@ -15,7 +19,7 @@ use crate::registry;
 
 /// Writes the events of a batch whose `event_id`s are new, in one
 /// transaction; returns how many were new.
-pub(super) async fn write_batch(pool: &PgPool, events: &[Event]) -> Result<usize, CatalogError> {
+pub(super) async fn write_batch(pool: &PgPool, mut events: Vec<Event>) -> Result<usize, CatalogError> {
     let mut tx = pool.begin().await?;
     let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
     let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
@@ -29,23 +33,47 @@ pub(super) async fn write_batch(pool: &PgPool, events: &[Event]) -> Result<usize
     .await?
     .into_iter()
     .collect();
-    let new: Vec<Event> = events
-        .iter()
-        .filter(|e| fresh.contains(&e.event_id))
-        .cloned()
-        .collect();
+    events.retain(|e| fresh.contains(&e.event_id));
+    let new = events;
     if new.is_empty() {
         tx.commit().await?;
         return Ok(0);
     }
     register(&mut tx, &new).await?;
-    touch(&mut tx, &new).await?;
-    let relationships = plan_relationships(&mut tx, &new).await?;
-    let ids = catalog_ids(&mut tx, &plan::referenced_entities(&new, &relationships.insert)).await?;
-    relate(&mut tx, relationships, &ids).await?;
-    log(&mut tx, &new, &ids).await?;
+    let (touched, rows) = overlapped(touch(&mut tx, &new), || LogRows::new(&new)).await;
+    let (mut catalog, rows) = (touched?, rows?);
+    let stored = stored_relationships(&mut tx, &new).await?;
+    look_up(
+        &mut tx,
+        &plan::entities_to_look_up(&new, &[], &catalog),
+        &mut catalog,
+    )
+    .await?;
+    // The relationship changes are planned while the event log is written.
+    let (logged, relationships) = overlapped(log(&mut tx, rows, &catalog), || {
+        Ok::<_, sqlx::Error>(plan::plan_relationships(&new, decode_stored(&stored)?))
+    })
+    .await;
+    logged?;
+    let relationships = relationships?;
+    let missing = plan::entities_to_look_up(&[], &relationships.insert, &catalog);
+    look_up(&mut tx, &missing, &mut catalog).await?;
+    relate(&mut tx, relationships, &catalog).await?;
     tx.commit().await?;
     Ok(new.len())
+}
+
+/// Runs `work` while `statement` executes: the statement is polled once (and
+/// so sent to the server) before `work` starts on this side.
+async fn overlapped<F: Future, T>(statement: F, work: impl FnOnce() -> T) -> (F::Output, T) {
+    let mut statement = std::pin::pin!(statement);
+    let first = std::future::poll_fn(|cx| Poll::Ready(statement.as_mut().poll(cx))).await;
+    let value = work();
+    let output = match first {
+        Poll::Ready(output) => output,
+        Poll::Pending => statement.await,
+    };
+    (output, value)
 }
 
 /// Registrations from `entity_registered` events, in order.
@@ -74,17 +102,22 @@ async fn register(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> 
 }
 
 /// `last_seen_at` (and status) of every entity the change events mention;
-/// entities not registered yet are registered from the event.
-async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Result<(), CatalogError> {
+/// entities not registered yet are registered from the event, with the
+/// defaults of their type's entry. Returns the touched entries.
+async fn touch(
+    tx: &mut Transaction<'static, Postgres>,
+    events: &[Event],
+) -> Result<CatalogIds, CatalogError> {
+    let mut touched = CatalogIds::default();
     let touches = plan::touches(events);
     if touches.is_empty() {
-        return Ok(());
+        return Ok(touched);
     }
     let mut ids = Vec::with_capacity(touches.len());
     let (mut types, mut entity_ids, mut sources) = (Vec::new(), Vec::new(), Vec::new());
     let (mut domains, mut urls, mut ats, mut statuses) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for t in &touches {
-        ids.push(Uuid::new_v4());
+        ids.push(Uuid::now_v7());
         types.push(t.key.entity_type.as_str());
         entity_ids.push(t.key.entity_id.as_str());
         sources.push(t.key.source_system.as_str());
@@ -93,7 +126,12 @@ async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Res
         ats.push(t.at);
         statuses.push(t.status.map_or("active", |(s, _)| s));
     }
-    sqlx::query(
+    let mut kinds: Vec<(&str, &str)> = types.iter().copied().zip(sources.iter().copied()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let (kind_types, kind_sources): (Vec<&str>, Vec<&str>) = kinds.into_iter().unzip();
+    // The type entries are read once per (type, source system) of the batch.
+    let rows = sqlx::query(
         "INSERT INTO entity_catalog (id, entity_type, domain, source_system, source_entity_id, api_base_url, \
          api_path_template, api_method, created_at, updated_at, last_seen_at, status, schema_version, \
          availability_sla, latency_p99_ms, freshness_sla_seconds, contains_pii, data_classification, \
@@ -103,10 +141,13 @@ async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Res
                 ty.data_classification, ty.retention_days \
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
                      $7::timestamptz[], $8::text[]) AS x(id, t, d, s, e, u, at, st) \
-         LEFT JOIN entity_catalog ty ON ty.entity_type = x.t AND ty.source_system = x.s \
-                                    AND ty.source_entity_id = '*' \
+         LEFT JOIN (SELECT ty.* FROM entity_catalog ty \
+                    JOIN unnest($9::text[], $10::text[]) AS k(t, s) \
+                      ON ty.entity_type = k.t AND ty.source_system = k.s AND ty.source_entity_id = '*') ty \
+           ON ty.entity_type = x.t AND ty.source_system = x.s \
          ON CONFLICT (source_system, source_entity_id, entity_type) DO UPDATE SET \
-           last_seen_at = GREATEST(entity_catalog.last_seen_at, excluded.last_seen_at)",
+           last_seen_at = GREATEST(entity_catalog.last_seen_at, excluded.last_seen_at) \
+         RETURNING entity_type, source_entity_id, source_system, last_seen_at, id",
     )
     .bind(&ids)
     .bind(&types)
@@ -116,8 +157,19 @@ async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Res
     .bind(&urls)
     .bind(&ats)
     .bind(&statuses)
-    .execute(&mut **tx)
+    .bind(&kind_types)
+    .bind(&kind_sources)
+    .fetch_all(&mut **tx)
     .await?;
+    for row in rows {
+        touched.add(
+            row.try_get("entity_type")?,
+            row.try_get("source_entity_id")?,
+            row.try_get("source_system")?,
+            row.try_get("last_seen_at")?,
+            row.try_get("id")?,
+        );
+    }
     let changes: Vec<&plan::Touch> = touches.iter().filter(|t| t.status.is_some()).collect();
     if !changes.is_empty() {
         let types: Vec<&str> = changes.iter().map(|t| t.key.entity_type.as_str()).collect();
@@ -140,35 +192,39 @@ async fn touch(tx: &mut Transaction<'static, Postgres>, events: &[Event]) -> Res
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    Ok(touched)
 }
 
-/// The batch's relationship changes, planned from the current relationships
-/// of its subjects.
-async fn plan_relationships(
+/// The stored relationships, current and closed, of the subjects whose
+/// relationships the batch may change, read in one statement (rows for
+/// [`decode_stored`]).
+async fn stored_relationships(
     tx: &mut Transaction<'static, Postgres>,
     events: &[Event],
-) -> Result<RelationshipPlan, CatalogError> {
+) -> Result<Vec<PgRow>, CatalogError> {
     let subjects = plan::relationship_subjects(events);
     if subjects.is_empty() {
-        return Ok(RelationshipPlan::default());
+        return Ok(Vec::new());
     }
     let (types, ids): (Vec<&str>, Vec<&str>) = subjects.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
     let rows = sqlx::query(
         "SELECT r.id, r.subject_entity_type, r.subject_entity_id, r.relationship_type, r.object_entity_type, \
-         r.object_entity_id, r.valid_from \
+         r.object_entity_id, r.valid_from, r.valid_to \
          FROM entity_relationships r JOIN unnest($1::text[], $2::text[]) AS s(t, i) \
-           ON r.subject_entity_type = s.t AND r.subject_entity_id = s.i \
-         WHERE r.valid_to IS NULL",
+           ON r.subject_entity_type = s.t AND r.subject_entity_id = s.i",
     )
     .bind(&types)
     .bind(&ids)
     .fetch_all(&mut **tx)
     .await?;
-    let current = rows
-        .iter()
+    Ok(rows)
+}
+
+/// The relationships read by [`stored_relationships`].
+fn decode_stored(rows: &[PgRow]) -> Result<Vec<StoredRelationship>, sqlx::Error> {
+    rows.iter()
         .map(|row| {
-            Ok(CurrentRelationship {
+            Ok(StoredRelationship {
                 id: row.try_get("id")?,
                 subject_type: row.try_get("subject_entity_type")?,
                 subject_id: row.try_get("subject_entity_id")?,
@@ -176,39 +232,21 @@ async fn plan_relationships(
                 object_type: row.try_get("object_entity_type")?,
                 object_id: row.try_get("object_entity_id")?,
                 valid_from: row.try_get("valid_from")?,
+                valid_to: row.try_get("valid_to")?,
             })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let latest: LatestChanges = sqlx::query(
-        "SELECT r.subject_entity_type, r.subject_entity_id, \
-           MAX(GREATEST(r.valid_from, COALESCE(r.valid_to, r.valid_from))) AS latest \
-         FROM entity_relationships r JOIN unnest($1::text[], $2::text[]) AS s(t, i) \
-           ON r.subject_entity_type = s.t AND r.subject_entity_id = s.i \
-         GROUP BY r.subject_entity_type, r.subject_entity_id",
-    )
-    .bind(&types)
-    .bind(&ids)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|row| {
-        Ok((
-            (
-                row.try_get("subject_entity_type")?,
-                row.try_get("subject_entity_id")?,
-            ),
-            row.try_get("latest")?,
-        ))
-    })
-    .collect::<Result<_, sqlx::Error>>()?;
-    Ok(plan::plan_relationships(events, current, latest))
+        .collect()
 }
 
-/// The catalog entries of the entities the batch refers to.
-async fn catalog_ids(
+/// Adds every catalog entry of `entities` to `found`.
+async fn look_up(
     tx: &mut Transaction<'static, Postgres>,
     entities: &[(String, String)],
-) -> Result<CatalogIds, CatalogError> {
+    found: &mut CatalogIds,
+) -> Result<(), CatalogError> {
+    if entities.is_empty() {
+        return Ok(());
+    }
     let (types, ids): (Vec<&str>, Vec<&str>) = entities.iter().map(|(t, i)| (t.as_str(), i.as_str())).unzip();
     let rows = sqlx::query(
         "SELECT c.entity_type, c.source_entity_id, c.source_system, c.last_seen_at, c.id \
@@ -219,7 +257,9 @@ async fn catalog_ids(
     .bind(&ids)
     .fetch_all(&mut **tx)
     .await?;
-    let mut found = CatalogIds::default();
+    for (entity_type, entity_id) in entities {
+        found.set_complete(entity_type, entity_id);
+    }
     for row in rows {
         found.add(
             row.try_get("entity_type")?,
@@ -229,7 +269,7 @@ async fn catalog_ids(
             row.try_get("id")?,
         );
     }
-    Ok(found)
+    Ok(())
 }
 
 /// Closes and inserts the planned relationships.
@@ -300,42 +340,70 @@ async fn relate(
     Ok(())
 }
 
-/// The event log rows of the batch.
+/// The event log columns of a batch, but for the catalog ids.
+struct LogRows<'a> {
+    ids: Vec<Uuid>,
+    event_ids: Vec<&'a str>,
+    kinds: Vec<&'static str>,
+    types: Vec<&'a str>,
+    entity_ids: Vec<&'a str>,
+    sources: Vec<Option<&'a str>>,
+    fields: Vec<String>,
+    payloads: Vec<&'a str>,
+    traces: Vec<Option<String>>,
+    spans: Vec<Option<String>>,
+    ats: Vec<DateTime<Utc>>,
+}
+
+impl<'a> LogRows<'a> {
+    /// The columns of `events`, with new ids.
+    fn new(events: &'a [Event]) -> Result<Self, CatalogError> {
+        let n = events.len();
+        let mut rows = LogRows {
+            ids: Vec::with_capacity(n),
+            event_ids: Vec::with_capacity(n),
+            kinds: Vec::with_capacity(n),
+            types: Vec::with_capacity(n),
+            entity_ids: Vec::with_capacity(n),
+            sources: Vec::with_capacity(n),
+            fields: Vec::with_capacity(n),
+            payloads: Vec::with_capacity(n),
+            traces: Vec::with_capacity(n),
+            spans: Vec::with_capacity(n),
+            ats: Vec::with_capacity(n),
+        };
+        for event in events {
+            let (entity_type, entity_id, source) = event.entity();
+            let (trace, span) = event.trace();
+            rows.ids.push(Uuid::now_v7());
+            rows.event_ids.push(event.event_id.as_str());
+            rows.kinds.push(event.event_type());
+            rows.types.push(entity_type);
+            rows.entity_ids.push(entity_id);
+            rows.sources.push(source);
+            rows.fields.push(
+                serde_json::to_string(&event.changed_fields())
+                    .map_err(|e| CatalogError::Database(e.to_string()))?,
+            );
+            rows.payloads.push(event.payload.as_str());
+            rows.traces.push(trace);
+            rows.spans.push(span);
+            rows.ats.push(event.at);
+        }
+        Ok(rows)
+    }
+}
+
+/// Inserts the event log rows of the batch, with the catalog ids of their
+/// entities.
 async fn log(
     tx: &mut Transaction<'static, Postgres>,
-    events: &[Event],
+    rows: LogRows<'_>,
     catalog: &CatalogIds,
 ) -> Result<(), CatalogError> {
-    let mut ids = Vec::with_capacity(events.len());
-    let (mut event_ids, mut kinds, mut catalog_ids, mut types, mut entity_ids, mut sources) = (
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-        Vec::new(),
-    );
-    let (mut fields, mut payloads, mut traces, mut spans, mut ats) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for event in events {
-        let (entity_type, entity_id, source) = event.entity();
-        let (trace, span) = event.trace();
-        ids.push(Uuid::new_v4());
-        event_ids.push(event.event_id.as_str());
-        kinds.push(event.event_type());
-        catalog_ids.push(catalog.get(&entity_type, &entity_id, source.as_deref()));
-        types.push(entity_type);
-        entity_ids.push(entity_id);
-        sources.push(source);
-        fields.push(
-            serde_json::to_string(&event.changed_fields())
-                .map_err(|e| CatalogError::Database(e.to_string()))?,
-        );
-        payloads.push(event.payload.to_string());
-        traces.push(trace);
-        spans.push(span);
-        ats.push(event.at);
-    }
+    let catalog_ids: Vec<Option<Uuid>> = (0..rows.ids.len())
+        .map(|i| catalog.get(rows.types[i], rows.entity_ids[i], rows.sources[i]))
+        .collect();
     sqlx::query(
         "INSERT INTO event_log (id, event_id, event_type, catalog_id, entity_type, entity_id, source_system, \
          changed_fields, event_payload, trace_id, span_id, event_timestamp, ingested_at) \
@@ -344,18 +412,18 @@ async fn log(
                      $8::text[], $9::text[], $10::text[], $11::text[], $12::timestamptz[]) \
            AS x(id, ev, kind, c, t, e, s, cf, p, tr, sp, at)",
     )
-    .bind(&ids)
-    .bind(&event_ids)
-    .bind(&kinds)
+    .bind(&rows.ids)
+    .bind(&rows.event_ids)
+    .bind(&rows.kinds)
     .bind(&catalog_ids)
-    .bind(&types)
-    .bind(&entity_ids)
-    .bind(&sources)
-    .bind(&fields)
-    .bind(&payloads)
-    .bind(&traces)
-    .bind(&spans)
-    .bind(&ats)
+    .bind(&rows.types)
+    .bind(&rows.entity_ids)
+    .bind(&rows.sources)
+    .bind(&rows.fields)
+    .bind(&rows.payloads)
+    .bind(&rows.traces)
+    .bind(&rows.spans)
+    .bind(&rows.ats)
     .bind(now())
     .execute(&mut **tx)
     .await?;

@@ -4,7 +4,7 @@
 use sqlx::{Row, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
-use super::plan::{self, CatalogIds, CurrentRelationship, LatestChanges, RelationshipPlan};
+use super::plan::{self, CatalogIds, RelationshipPlan, StoredRelationship};
 use super::{Event, EventKind};
 use crate::db::{BeginWrite, now};
 use crate::error::CatalogError;
@@ -12,7 +12,7 @@ use crate::registry;
 
 /// Writes the events of a batch whose `event_id`s are new, in one
 /// transaction; returns how many were new.
-pub(super) async fn write_batch(pool: &SqlitePool, events: &[Event]) -> Result<usize, CatalogError> {
+pub(super) async fn write_batch(pool: &SqlitePool, events: Vec<Event>) -> Result<usize, CatalogError> {
     let mut tx = pool.begin_write().await?;
     let mut new = Vec::with_capacity(events.len());
     for event in events {
@@ -25,7 +25,7 @@ pub(super) async fn write_batch(pool: &SqlitePool, events: &[Event]) -> Result<u
         .await?
         .rows_affected();
         if inserted == 1 {
-            new.push(event.clone());
+            new.push(event);
         }
     }
     if new.is_empty() {
@@ -35,7 +35,11 @@ pub(super) async fn write_batch(pool: &SqlitePool, events: &[Event]) -> Result<u
     register(&mut tx, &new).await?;
     touch(&mut tx, &new).await?;
     let relationships = plan_relationships(&mut tx, &new).await?;
-    let ids = catalog_ids(&mut tx, &plan::referenced_entities(&new, &relationships.insert)).await?;
+    let ids = catalog_ids(
+        &mut tx,
+        &plan::entities_to_look_up(&new, &relationships.insert, &CatalogIds::default()),
+    )
+    .await?;
     relate(&mut tx, relationships, &ids).await?;
     log(&mut tx, &new, &ids).await?;
     tx.commit().await?;
@@ -83,7 +87,7 @@ async fn touch(tx: &mut Transaction<'static, Sqlite>, events: &[Event]) -> Resul
                last_seen_at = CASE WHEN excluded.last_seen_at > entity_catalog.last_seen_at \
                  THEN excluded.last_seen_at ELSE entity_catalog.last_seen_at END",
         )
-        .bind(Uuid::new_v4())
+        .bind(Uuid::now_v7())
         .bind(&t.key.entity_type)
         .bind(&t.domain)
         .bind(&t.key.source_system)
@@ -114,42 +118,30 @@ async fn plan_relationships(
     tx: &mut Transaction<'static, Sqlite>,
     events: &[Event],
 ) -> Result<RelationshipPlan, CatalogError> {
-    let mut current = Vec::new();
-    let mut latest = LatestChanges::new();
+    let mut stored = Vec::new();
     for (subject_type, subject_id) in plan::relationship_subjects(events) {
         let rows = sqlx::query(
-            "SELECT id, subject_entity_type, subject_entity_id, relationship_type, object_entity_type, \
-             object_entity_id, valid_from FROM entity_relationships \
-             WHERE subject_entity_type = $1 AND subject_entity_id = $2 AND valid_to IS NULL",
+            "SELECT id, relationship_type, object_entity_type, object_entity_id, valid_from, valid_to \
+             FROM entity_relationships WHERE subject_entity_type = $1 AND subject_entity_id = $2",
         )
         .bind(&subject_type)
         .bind(&subject_id)
         .fetch_all(&mut **tx)
         .await?;
         for row in rows {
-            current.push(CurrentRelationship {
+            stored.push(StoredRelationship {
                 id: row.try_get("id")?,
-                subject_type: row.try_get("subject_entity_type")?,
-                subject_id: row.try_get("subject_entity_id")?,
+                subject_type: subject_type.clone(),
+                subject_id: subject_id.clone(),
                 relationship_type: row.try_get("relationship_type")?,
                 object_type: row.try_get("object_entity_type")?,
                 object_id: row.try_get("object_entity_id")?,
                 valid_from: row.try_get("valid_from")?,
+                valid_to: row.try_get("valid_to")?,
             });
         }
-        let newest: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
-            "SELECT MAX(MAX(valid_from, COALESCE(valid_to, valid_from))) FROM entity_relationships \
-             WHERE subject_entity_type = $1 AND subject_entity_id = $2",
-        )
-        .bind(&subject_type)
-        .bind(&subject_id)
-        .fetch_one(&mut **tx)
-        .await?;
-        if let Some(newest) = newest {
-            latest.insert((subject_type, subject_id), newest);
-        }
     }
-    Ok(plan::plan_relationships(events, current, latest))
+    Ok(plan::plan_relationships(events, stored))
 }
 
 async fn catalog_ids(
@@ -240,15 +232,15 @@ async fn log(
              changed_fields, event_payload, trace_id, span_id, event_timestamp, ingested_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind(Uuid::new_v4())
+        .bind(Uuid::now_v7())
         .bind(&event.event_id)
         .bind(event.event_type())
-        .bind(catalog.get(&entity_type, &entity_id, source.as_deref()))
-        .bind(&entity_type)
-        .bind(&entity_id)
-        .bind(&source)
+        .bind(catalog.get(entity_type, entity_id, source))
+        .bind(entity_type)
+        .bind(entity_id)
+        .bind(source)
         .bind(&fields)
-        .bind(event.payload.to_string())
+        .bind(&event.payload)
         .bind(&trace)
         .bind(&span)
         .bind(event.at)
