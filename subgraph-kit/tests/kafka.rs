@@ -66,6 +66,17 @@ impl EventHandler for Collect {
     }
 }
 
+/// A new domain with its `entity_changed` topic created, and the broker's config.
+async fn fresh_topic() -> (String, String, KafkaConfig) {
+    let domain = format!("test{}", uuid::Uuid::new_v4().simple());
+    let topic = format!("{domain}.test.entity_changed");
+    let config = config();
+    ensure_topics(&config, std::slice::from_ref(&topic))
+        .await
+        .unwrap();
+    (domain, topic, config)
+}
+
 async fn drain<S: EventSource>(consumer: &mut Consumer<S>, expected: usize) -> usize {
     let mut handled = 0;
     for _ in 0..100 {
@@ -143,12 +154,7 @@ async fn events_flow_at_least_once_without_duplicates_and_poison_goes_to_the_dea
 
 #[tokio::test]
 async fn publish_all_keeps_each_entitys_order_and_headers_and_fails_only_the_event_that_cannot_go() {
-    let domain = format!("test{}", uuid::Uuid::new_v4().simple());
-    let topic = format!("{domain}.test.entity_changed");
-    let config = config();
-    ensure_topics(&config, std::slice::from_ref(&topic))
-        .await
-        .unwrap();
+    let (domain, topic, config) = fresh_topic().await;
     let publisher = KafkaPublisher::new(&config, Encoder::json()).unwrap();
     // 5 entities, 40 versions each, interleaved; every other event traced.
     let mut events = Vec::new();
@@ -224,12 +230,7 @@ async fn publish_all_keeps_each_entitys_order_and_headers_and_fails_only_the_eve
 
 #[tokio::test]
 async fn a_restarted_consumer_resumes_after_its_committed_offsets() {
-    let domain = format!("test{}", uuid::Uuid::new_v4().simple());
-    let topic = format!("{domain}.test.entity_changed");
-    let config = config();
-    ensure_topics(&config, std::slice::from_ref(&topic))
-        .await
-        .unwrap();
+    let (domain, topic, config) = fresh_topic().await;
     let publisher = Arc::new(KafkaPublisher::new(&config, Encoder::json()).unwrap());
     for i in 0..10 {
         publisher.publish(&event(&domain, i)).await.unwrap();

@@ -19,7 +19,6 @@ use futures::future::join_all;
 use serde_json::Map;
 use serde_json::Value;
 use serde_json::json;
-use tracing::Instrument;
 
 pub use self::response::write_projected;
 use crate::fetch::FetchError;
@@ -357,11 +356,10 @@ impl Executor {
         let metrics = self.metrics.clone();
         let subgraph = fetch.subgraph_name.clone();
         let on_retry = move || metrics.record_retry(&subgraph);
-        let result = self
-            .client
-            .send(url, body, headers, guard, send, on_retry)
-            .instrument(span.clone())
-            .await;
+        // The span is not entered on every poll of the exchange: it is the parent of
+        // nothing the router creates, the subgraph continues it through the
+        // `traceparent` injected above, and it lasts until this function returns.
+        let result = self.client.send(url, body, headers, guard, send, on_retry).await;
         let outcome = match &result {
             Ok(response) if response.errors.is_empty() => "ok",
             Ok(_) => "graphql_error",
