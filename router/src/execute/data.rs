@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::Map;
 use serde_json::Value;
 
+use super::json_text::write_object;
 use super::json_text::write_str;
 use super::json_text::write_value;
 use crate::plan::KeyRename;
@@ -384,21 +385,14 @@ fn put<'a>(picked: &mut Vec<(&'a str, Picked<'a>)>, key: &'a str, value: Picked<
 }
 
 fn write_picked(picked: &[(&str, Picked<'_>)], supergraph: &Supergraph, out: &mut Vec<u8>) -> Option<()> {
-    out.push(b'{');
-    for (index, (key, value)) in picked.iter().enumerate() {
-        if index > 0 {
-            out.push(b',');
-        }
-        write_str(key, out);
-        out.push(b':');
-        match *value {
+    write_object(picked.iter().copied(), out, |value, out| {
+        match value {
             Picked::Whole(value) => write_value(value, out),
             Picked::Selected(value, selection) => write_selected(value, selection, supergraph, out)?,
             Picked::Typename(typename) => write_str(typename, out),
         }
-    }
-    out.push(b'}');
-    Some(())
+        Some(())
+    })
 }
 
 fn write_selected(

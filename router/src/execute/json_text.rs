@@ -91,6 +91,26 @@ fn write_escape(byte: u8, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends a JSON object of `entries`, each value written by `write`; stops (the
+/// object left unfinished) at the first value `write` gives up on.
+pub fn write_object<K: AsRef<str>, V>(
+    entries: impl IntoIterator<Item = (K, V)>,
+    out: &mut Vec<u8>,
+    mut write: impl FnMut(V, &mut Vec<u8>) -> Option<()>,
+) -> Option<()> {
+    out.push(b'{');
+    for (index, (key, value)) in entries.into_iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_str(key.as_ref(), out);
+        out.push(b':');
+        write(value, out)?;
+    }
+    out.push(b'}');
+    Some(())
+}
+
 /// Appends `value` as JSON text.
 pub fn write_value(value: &Value, out: &mut Vec<u8>) {
     match value {
@@ -106,16 +126,10 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
             out.push(b']');
         }
         Value::Object(object) => {
-            out.push(b'{');
-            for (index, (key, item)) in object.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
+            let _ = write_object(object.iter(), out, |item, out| {
                 write_value(item, out);
-            }
-            out.push(b'}');
+                Some(())
+            });
         }
         // Numbers, booleans and null: writing them into a Vec cannot fail.
         other => {
