@@ -93,8 +93,8 @@ pub struct CompositeProjection {
     object: Option<ObjectProjection>,
     /// For an abstract type, the selections, projected per runtime type when met.
     selections: Vec<SelectionSet>,
-    /// Per `__typename` met (the empty name when absent): its fields, or `None` for a
-    /// type clients cannot see (written `null`).
+    /// Per `__typename` met that the API schema has (the empty name when absent): its
+    /// fields, or `None` for a type whose values are written `null`.
     by_typename: RwLock<HashMap<String, Option<Arc<ObjectProjection>>>>,
 }
 
@@ -145,6 +145,9 @@ impl CompositeProjection {
                 // An `@interfaceObject` answered with the interface's name: its own
                 // fields are all the selection needed.
                 Some(ExtendedType::Interface(interface)) => Some(interface.name.clone()),
+                // A name the API schema lacks is not remembered: a subgraph sending
+                // made-up names must not grow the cache.
+                None => return Resolved::Hidden,
                 _ => None,
             },
         };
@@ -266,4 +269,89 @@ fn collect_fields<'s>(
 fn json_bytes(text: &str) -> Vec<u8> {
     // Writing a string into a Vec cannot fail.
     serde_json::to_vec(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use apollo_compiler::name;
+
+    use super::*;
+    use crate::compose::SubgraphInput;
+    use crate::compose::compose;
+
+    fn media_supergraph() -> Supergraph {
+        let sdl = r#"
+            extend schema @link(url: "https://specs.apollo.dev/federation/v2.3", import: ["@key"])
+            type Query { media: [Media] }
+            union Media = Book | Movie
+            type Book { title: String }
+            type Movie { name: String }
+        "#;
+        let input = SubgraphInput {
+            name: "media".to_string(),
+            url: "http://127.0.0.1:4001/graphql".to_string(),
+            sdl: sdl.to_string(),
+        };
+        let composed = compose(&[input]).expect("the subgraph composes");
+        Supergraph::parse(&composed.sdl).expect("a supergraph")
+    }
+
+    /// `media { __typename ... on Book { title } ... on Movie { name } }`
+    fn media_selection() -> SelectionSet {
+        let mut book = SelectionSet::default();
+        book.add_field(Field::leaf(name!("title")));
+        let mut movie = SelectionSet::default();
+        movie.add_field(Field::leaf(name!("name")));
+        let mut media = Field::leaf(name!("media"));
+        media.selection_set.add_typename();
+        media.selection_set.add_fragment(name!("Book"), book);
+        media.selection_set.add_fragment(name!("Movie"), movie);
+        let mut root = SelectionSet::default();
+        root.add_field(media);
+        root
+    }
+
+    fn composite(projection: &Projection) -> &CompositeProjection {
+        match &projection.root.fields[0].kind {
+            FieldKind::Value(ValueProjection::List(item)) => match item.as_ref() {
+                ValueProjection::Composite(composite) => composite,
+                other => panic!("not a composite: {other:?}"),
+            },
+            other => panic!("not a list: {other:?}"),
+        }
+    }
+
+    fn keys(resolved: &Resolved<'_>) -> Vec<String> {
+        match resolved {
+            Resolved::Shared(object) => object.fields.iter().map(|f| f.response_key.to_string()).collect(),
+            Resolved::Fixed(object) => object.fields.iter().map(|f| f.response_key.to_string()).collect(),
+            Resolved::Hidden => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_union_member_gets_its_own_fields_and_made_up_typenames_are_not_remembered() {
+        let supergraph = media_supergraph();
+        let projection = Projection::new(&supergraph, &name!("Query"), &media_selection());
+        let media = composite(&projection);
+        assert_eq!(
+            keys(&media.resolve(&supergraph, Some("Book"))),
+            ["__typename", "title"]
+        );
+        assert_eq!(
+            keys(&media.resolve(&supergraph, Some("Movie"))),
+            ["__typename", "name"]
+        );
+        assert_eq!(keys(&media.resolve(&supergraph, None)), ["__typename"]);
+        for garbage in ["Nope", "Other", "Book2"] {
+            assert!(matches!(
+                media.resolve(&supergraph, Some(garbage)),
+                Resolved::Hidden
+            ));
+        }
+        let remembered = media.by_typename.read().unwrap();
+        let mut names: Vec<&str> = remembered.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["", "Book", "Movie"]);
+    }
 }
