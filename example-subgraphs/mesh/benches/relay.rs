@@ -23,6 +23,11 @@ use dictamesh_example_mesh::Database;
 use dictamesh_example_mesh::customers::SqlCustomers;
 use sqlx::Connection;
 
+// The tests' databases; the benchmark uses only part of the module.
+#[allow(dead_code)]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 const TOPIC: &str = "customers.customers-db.entity_changed";
 
 /// Kafka under a domain of the run's own: the benchmark's events go to a topic
@@ -54,37 +59,12 @@ impl ChangePublisher for OwnTopic {
     }
 }
 
-/// A new SQLite database in a temporary file.
-async fn sqlite(dir: &std::path::Path) -> Database {
-    let path = dir.join(format!("relay-{}.db", uuid::Uuid::new_v4().simple()));
-    Database::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-        .await
-        .expect("a temporary SQLite database")
-}
-
-/// A new PostgreSQL database, and its name (to drop it afterwards).
-async fn postgres(admin: &str) -> (Database, String) {
-    let name = format!("dictamesh_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(admin)
-        .await
-        .expect("the machine's PostgreSQL (TEST_POSTGRES_URL) answers");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut connection)
-        .await
-        .expect("CREATE DATABASE");
-    let base = admin.rsplit_once('/').map(|(base, _)| base).unwrap_or(admin);
-    let db = Database::connect(&format!("{base}/{name}"))
-        .await
-        .expect("the new database");
-    (db, name)
-}
-
 /// A new database of `backend`, and its name when it must be dropped.
 async fn open(backend: &str, dir: &std::path::Path, admin: &str) -> (Database, Option<String>) {
     match backend {
-        "sqlite" => (sqlite(dir).await, None),
+        "sqlite" => (support::sqlite_in(dir).await, None),
         _ => {
-            let (db, name) = postgres(admin).await;
+            let (db, name) = support::postgres_named(admin).await;
             (db, Some(name))
         }
     }
@@ -146,8 +126,7 @@ async fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(20_000);
-    let admin = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = support::postgres_admin_url();
     let kafka = KafkaConfig::new(std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into()));
     let domain = format!("relaybench{}", uuid::Uuid::new_v4().simple());
     ensure_topics(&kafka, &[format!("{domain}.customers-db.entity_changed")])

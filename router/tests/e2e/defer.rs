@@ -20,16 +20,21 @@ fn payloads(body: &str) -> Vec<Value> {
         .collect()
 }
 
+/// POSTs a GraphQL request accepting incremental delivery.
+async fn post_accepting_multipart(mesh: &mesh::Mesh, request: Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("http://{}/graphql", mesh.router))
+        .header("accept", ACCEPT)
+        .json(&request)
+        .send()
+        .await
+        .expect("router answers")
+}
+
 /// POSTs `query` accepting incremental delivery; the response's content type and
 /// every payload.
 async fn deferred(mesh: &mesh::Mesh, query: &str) -> (String, Vec<Value>) {
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/graphql", mesh.router))
-        .header("accept", ACCEPT)
-        .json(&json!({ "query": query }))
-        .send()
-        .await
-        .expect("router answers");
+    let response = post_accepting_multipart(mesh, json!({ "query": query })).await;
     let content_type = response.headers()["content-type"]
         .to_str()
         .expect("content type")
@@ -61,13 +66,8 @@ async fn the_primary_response_goes_out_before_a_deferred_entity_fetch_answers() 
     )
     .await;
     let mesh = mesh::start("", Some(("reviews", format!("http://{reviews}/")))).await;
-    let mut response = reqwest::Client::new()
-        .post(format!("http://{}/graphql", mesh.router))
-        .header("accept", ACCEPT)
-        .json(&json!({ "query": r#"{ products { id name ... @defer(label: "reviews") { reviews { body } } } }"# }))
-        .send()
-        .await
-        .expect("router answers");
+    let query = r#"{ products { id name ... @defer(label: "reviews") { reviews { body } } } }"#;
+    let mut response = post_accepting_multipart(&mesh, json!({ "query": query })).await;
     assert_eq!(
         response.headers()["content-type"],
         "multipart/mixed;boundary=\"graphql\";deferSpec=20220824"
@@ -229,13 +229,7 @@ async fn a_client_without_multipart_gets_the_whole_response_at_once() {
         ]}})
     );
     // Without any deferred fragment, a multipart client gets a plain response.
-    let response = reqwest::Client::new()
-        .post(format!("http://{}/graphql", mesh.router))
-        .header("accept", ACCEPT)
-        .json(&json!({ "query": "{ products { name } }" }))
-        .send()
-        .await
-        .expect("router answers");
+    let response = post_accepting_multipart(&mesh, json!({ "query": "{ products { name } }" })).await;
     assert!(
         response.headers()["content-type"]
             .to_str()
@@ -271,13 +265,9 @@ async fn deferred_operations_are_counted_in_the_metrics() {
 #[tokio::test]
 async fn deferred_data_keeps_the_clients_field_order() {
     let mesh = mesh::start("", None).await;
-    let body = reqwest::Client::new()
-        .post(format!("http://{}/graphql", mesh.router))
-        .header("accept", ACCEPT)
-        .json(&json!({ "query": r#"{ product(id: "p1") { ... @defer { weight name } } }"# }))
-        .send()
+    let query = r#"{ product(id: "p1") { ... @defer { weight name } } }"#;
+    let body = post_accepting_multipart(&mesh, json!({ "query": query }))
         .await
-        .expect("router answers")
         .text()
         .await
         .expect("body");
@@ -293,21 +283,10 @@ async fn deferred_data_keeps_the_clients_field_order() {
 async fn a_defer_turned_off_by_a_variable_gets_its_own_plan() {
     let mesh = mesh::start("", None).await;
     let query = r#"query($later: Boolean) { product(id: "p1") { name ... @defer(if: $later) { inStock } } }"#;
-    let send = |variables: Value| {
-        let router = mesh.router;
-        async move {
-            let body = reqwest::Client::new()
-                .post(format!("http://{router}/graphql"))
-                .header("accept", ACCEPT)
-                .json(&json!({ "query": query, "variables": variables }))
-                .send()
-                .await
-                .expect("router answers")
-                .text()
-                .await
-                .expect("body");
-            payloads(&body)
-        }
+    let send = async |variables: Value| {
+        let response =
+            post_accepting_multipart(&mesh, json!({ "query": query, "variables": variables })).await;
+        payloads(&response.text().await.expect("body"))
     };
     let deferred = send(json!({ "later": true })).await;
     assert_eq!(deferred.len(), 2, "{deferred:?}");
