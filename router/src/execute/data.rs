@@ -2,6 +2,7 @@
 //! their representations, and merging subgraph results into them.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use serde_json::Map;
 use serde_json::Value;
@@ -245,7 +246,8 @@ pub fn deep_merge(target: &mut Value, source: Value) {
 pub struct Representations {
     text: Vec<u8>,
     unique: Vec<std::ops::Range<usize>>,
-    seen: HashMap<u64, Vec<usize>, foldhash::fast::FixedState>,
+    /// A text's hash (by the map's own randomly seeded hasher) → its index.
+    seen: HashMap<u64, usize, foldhash::fast::RandomState>,
     indices: Vec<usize>,
 }
 
@@ -264,12 +266,17 @@ impl Representations {
             self.text.truncate(start);
             return false;
         }
-        let hash = hash_bytes(&self.text[start..]);
-        let candidates = self.seen.entry(hash).or_default();
-        let existing = candidates
-            .iter()
-            .copied()
-            .find(|&index| self.text[self.unique[index].clone()] == self.text[start..]);
+        let text = &self.text[start..];
+        let hash = self.seen.hasher().hash_one(text);
+        let existing = match self.seen.get(&hash) {
+            Some(&index) if self.text[self.unique[index].clone()] == *text => Some(index),
+            // Another text with the same 64-bit hash: compare with every one.
+            Some(_) => self
+                .unique
+                .iter()
+                .position(|range| self.text[range.clone()] == *text),
+            None => None,
+        };
         let index = match existing {
             Some(index) => {
                 self.text.truncate(start);
@@ -277,8 +284,9 @@ impl Representations {
             }
             None => {
                 self.unique.push(start..self.text.len());
-                candidates.push(self.unique.len() - 1);
-                self.unique.len() - 1
+                let index = self.unique.len() - 1;
+                self.seen.entry(hash).or_insert(index);
+                index
             }
         };
         self.indices.push(index);
@@ -294,11 +302,6 @@ impl Representations {
     pub fn indices(&self) -> &[usize] {
         &self.indices
     }
-}
-
-fn hash_bytes(bytes: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::default().hash_one(bytes)
 }
 
 /// A field picked for a representation: its value as it is, the value narrowed to a

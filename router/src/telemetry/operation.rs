@@ -58,10 +58,20 @@ impl Observed {
         result: &Result<GraphQLResponse, RequestError>,
         document: impl FnOnce(&str) -> Option<Arc<ParsedDocument>>,
     ) {
-        let parsed = self.query.as_deref().and_then(document);
-        if !self.span.is_disabled()
-            && let Some(query) = &self.query
-        {
+        let status = match result {
+            Ok(response) if response.errors.is_empty() => RequestStatus::Ok,
+            Ok(_) => RequestStatus::Partial,
+            Err(_) => RequestStatus::Error,
+        };
+        let recording = !self.span.is_disabled();
+        // The document is needed for the span's hash, and to name an unnamed operation.
+        let unnamed = self.operation_name.is_none() && !matches!(status, RequestStatus::Error);
+        let parsed = if recording || unnamed {
+            self.query.as_deref().and_then(document)
+        } else {
+            None
+        };
+        if recording && let Some(query) = &self.query {
             match &parsed {
                 Some(parsed) => self.span.record("graphql.operation.hash", parsed.hash.as_str()),
                 None => self
@@ -69,11 +79,6 @@ impl Observed {
                     .record("graphql.operation.hash", query_hash(query).as_str()),
             };
         }
-        let status = match result {
-            Ok(response) if response.errors.is_empty() => RequestStatus::Ok,
-            Ok(_) => RequestStatus::Partial,
-            Err(_) => RequestStatus::Error,
-        };
         let named;
         let operation = match (status, &self.operation_name) {
             (RequestStatus::Error, _) => "unknown",
