@@ -28,6 +28,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0003_event_log_without_catalog_fk.sql"),
         include_str!("../../../migrations/sqlite/0003_event_log_without_catalog_fk.sql"),
     ),
+    (
+        4,
+        "event log indexes its queries use",
+        include_str!("../../../migrations/postgres/0004_event_log_query_indexes.sql"),
+        include_str!("../../../migrations/sqlite/0004_event_log_query_indexes.sql"),
+    ),
 ];
 
 /// The migrator for the database's backend.
