@@ -5,7 +5,8 @@
 //! `cargo bench -p dictamesh-catalog --bench catalog` (uses
 //! `CATALOG_BENCH_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`,
 //! to create and drop a database of its own; `CATALOG_BENCH_SKIP_GRAPH=1` runs the
-//! ingest part alone).
+//! ingest part alone; `CATALOG_BENCH_WRITERS=n` writes each ingest batch in up to
+//! `n` concurrent transactions instead of the default).
 
 use std::time::{Duration, Instant};
 
@@ -181,7 +182,14 @@ fn event(n: usize, random: &mut Random, base_millis: i64) -> IngestMessage {
 }
 
 async fn bench_ingest(db: &Database) {
-    let ingestor = Ingestor::new(db.clone());
+    let mut ingestor = Ingestor::new(db.clone());
+    if let Some(writers) = std::env::var("CATALOG_BENCH_WRITERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        ingestor = ingestor.with_writers(writers, dictamesh_catalog::ingest::DEFAULT_MIN_PART_EVENTS);
+        println!("ingest: up to {writers} concurrent transactions per batch");
+    }
     let mut random = Random(42);
     let base = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let batches: Vec<Vec<IngestMessage>> = (0..BATCHES)

@@ -1,7 +1,8 @@
 //! Consuming a message source (Kafka, once the event bus exists): each batch
-//! is written in one transaction and its offsets are committed only after that
-//! transaction commits, so a crash in between replays the batch and the
-//! `event_id` de-duplication drops what was already written.
+//! is written in one transaction (or, on PostgreSQL, one per part of a large
+//! batch) and its offsets are committed only after every transaction commits,
+//! so a crash or a failed part replays the batch and the `event_id`
+//! de-duplication drops what was already written.
 
 use std::time::Duration;
 

@@ -1,14 +1,17 @@
 //! Ingest: the catalog's topics (`system.metadata.entity_registered`,
 //! `system.lineage.relationship_created`, `<domain>.<source>.entity_changed`)
-//! written in one transaction per batch: the event log, relationships and
+//! written in one transaction per batch (on PostgreSQL a large batch in a few
+//! concurrent transactions, one per part of its entities: see
+//! [`Ingestor::with_writers`]): the event log, relationships and
 //! `last_seen_at`, de-duplicated by `event_id`. Audit records
 //! (`system.audit.pii_access`, from the router's audit outbox) go to
 //! `audit_log`, de-duplicated by record id. Until the event bus exists,
 //! [`Ingestor::ingest`] (and `POST /ingest`) is the way in; [`consumer`]
-//! commits a source's offsets only after the batch's transaction commits.
+//! commits a source's offsets only after the batch's transactions commit.
 
 pub mod bus;
 pub mod consumer;
+mod partition;
 mod plan;
 mod postgres;
 mod sqlite;
@@ -286,28 +289,60 @@ pub(crate) fn decode(message: &IngestMessage) -> Result<Event, String> {
     ))
 }
 
+/// How many transactions a large batch is written in at once on PostgreSQL
+/// by default (see [`Ingestor::with_writers`]).
+pub const DEFAULT_WRITERS: usize = 2;
+
+/// The fewest events a concurrently written part of a batch has by default
+/// (see [`Ingestor::with_writers`]).
+pub const DEFAULT_MIN_PART_EVENTS: usize = 250;
+
 /// Writes batches of catalog events.
 #[derive(Clone, Debug)]
 pub struct Ingestor {
     db: Database,
     /// Months whose event log partition is known to exist (PostgreSQL).
     partitions: Arc<Mutex<HashSet<(i32, u32)>>>,
+    /// Concurrent transactions per batch (PostgreSQL).
+    writers: usize,
+    /// The fewest events of a concurrently written part.
+    min_part_events: usize,
 }
 
 impl Ingestor {
-    /// An ingestor writing into `db`.
+    /// An ingestor writing into `db`, large batches in up to
+    /// [`DEFAULT_WRITERS`] concurrent transactions of at least
+    /// [`DEFAULT_MIN_PART_EVENTS`] events.
     pub fn new(db: Database) -> Self {
         Ingestor {
             db,
             partitions: Arc::default(),
+            writers: DEFAULT_WRITERS,
+            min_part_events: DEFAULT_MIN_PART_EVENTS,
         }
     }
 
-    /// Writes a batch in one transaction: every new event in the event log,
-    /// registrations, relationships and `last_seen_at`. Events whose
-    /// `event_id` was ingested before are skipped; invalid messages are
-    /// reported and skipped. On a database error nothing of the batch is
-    /// written and the error is returned, so the batch can be retried whole.
+    /// Writes a batch on PostgreSQL in up to `writers` transactions at once,
+    /// each of at least `min_events` events (a smaller batch is one
+    /// transaction; `writers` 1 always is). Events are split by entity: each
+    /// entity's events, with those they depend on, stay in one part in batch
+    /// order. SQLite, with one writer at a time, always writes one
+    /// transaction.
+    pub fn with_writers(mut self, writers: usize, min_events: usize) -> Self {
+        self.writers = writers.max(1);
+        self.min_part_events = min_events.max(1);
+        self
+    }
+
+    /// Writes a batch: every new event in the event log, registrations,
+    /// relationships and `last_seen_at`. Events whose `event_id` was ingested
+    /// before are skipped; invalid messages are reported and skipped. A batch
+    /// is one transaction, or on PostgreSQL a large one is split by entity
+    /// into parts written concurrently, one transaction each (see
+    /// [`Ingestor::with_writers`]). On a database error nothing of the batch
+    /// (or of the parts that failed) is written and the error is returned, so
+    /// the batch can be retried whole: what was written is then skipped as
+    /// duplicates.
     pub async fn ingest(&self, messages: &[IngestMessage]) -> Result<IngestReport, CatalogError> {
         let mut report = IngestReport {
             received: messages.len(),
@@ -343,7 +378,15 @@ impl Ingestor {
         let written = match &self.db {
             Database::Postgres(pool) => {
                 self.ensure_partitions(pool, &events).await?;
-                postgres::write_batch(pool, events).await?
+                let parts = partition::split(events, self.writers, self.min_part_events);
+                let results =
+                    futures::future::join_all(parts.into_iter().map(|part| postgres::write_batch(pool, part)))
+                        .await;
+                let mut written = 0;
+                for result in results {
+                    written += result?;
+                }
+                written
             }
             Database::Sqlite(pool) => sqlite::write_batch(pool, events).await?,
         };

@@ -281,3 +281,169 @@ async fn postgres_event_log_is_partitioned_by_month() {
         .unwrap_err();
     assert!(error.to_string().contains("immutable"), "{error}");
 }
+
+/// A change event of `entity_type` `entity` from `source`.
+fn changed_in(
+    source: &str,
+    entity_type: &str,
+    kind: &str,
+    event_id: &str,
+    entity: &str,
+    millis: i64,
+    relationships: Value,
+) -> IngestMessage {
+    let mut message = change(kind, event_id, entity, millis, relationships);
+    message.topic = format!("{}s.{source}.entity_changed", entity_type.to_lowercase());
+    message.payload["source_system"] = json!(source);
+    message.payload["entity"]["type"] = json!(entity_type);
+    message
+}
+
+/// A registration message of the type entry (`sourceEntityId` `*`) of
+/// `entity_type` in `source`, with personal data kept 30 days.
+fn type_entry(event_id: &str, entity_type: &str, source: &str, millis: i64) -> IngestMessage {
+    let mut registration = registration(entity_type, "*", source);
+    registration["containsPii"] = json!(true);
+    registration["retentionDays"] = json!(30);
+    IngestMessage {
+        topic: ENTITY_REGISTERED_TOPIC.into(),
+        payload: json!({"event_id": event_id, "timestamp": millis, "registration": registration}),
+    }
+}
+
+/// Batches whose events depend on each other across entities: customers
+/// naming invoices that change in the same batch, a type entry registered
+/// with the entities that take its defaults, one-to-one relationships, late
+/// events, deletions and replays.
+fn entangled_batches() -> Vec<Vec<IngestMessage>> {
+    let mut big = vec![type_entry("type-supplier", "Supplier", "erp", T0)];
+    for s in 0..3 {
+        big.push(changed_in("erp", "Supplier", "CREATED", &format!("s{s}"), &format!("s{s}"), T0 + s, json!([])));
+    }
+    for round in 0..4_i64 {
+        for c in 0..12_i64 {
+            let at = T0 + 1_000 + round * 10_000 + c;
+            let a = format!("i{}", c * 10 + round);
+            let b = format!("i{}", c * 10 + (round + 1) % 3);
+            big.push(changed(&format!("c{c}-{round}"), &format!("c{c}"), at, invoices(&[&a, &b])));
+            big.push(changed_in(
+                "billing",
+                "Invoice",
+                if round == 0 { "CREATED" } else { "UPDATED" },
+                &format!("i{c}-{round}"),
+                &a,
+                at + 1,
+                json!([]),
+            ));
+        }
+        big.push(IngestMessage {
+            topic: RELATIONSHIP_CREATED_TOPIC.into(),
+            payload: json!({"event_id": format!("acct-{round}"), "timestamp": T0 + 2_000 + round * 10_000,
+                "relationship": {"subjectEntityType": "Customer", "subjectEntityId": "c3",
+                    "relationshipType": "owns_account", "objectEntityType": "Account",
+                    "objectEntityId": format!("a{round}"), "cardinality": "ONE_TO_ONE"}}),
+        });
+    }
+    // A late event and a repeated one.
+    big.push(changed("c5-late", "c5", T0 + 5, invoices(&["i999"])));
+    big.push(changed("c1-0", "c1", T0 + 1_001, invoices(&["i10"])));
+    let mut last: Vec<IngestMessage> = big[10..30].to_vec();
+    for c in 0..12_i64 {
+        let kind = if c % 4 == 0 { "DELETED" } else { "UPDATED" };
+        last.push(change(kind, &format!("c{c}-end"), &format!("c{c}"), T0 + 100_000 + c, invoices(&["i1"])));
+    }
+    vec![vec![type_entry("type-invoice", "Invoice", "billing", T0)], big, last]
+}
+
+/// The catalog's rows that ingest writes, without generated ids.
+async fn ingested_state(t: &TestDb) -> Vec<String> {
+    let dictamesh_catalog::Database::Postgres(pool) = &t.db else {
+        unreachable!()
+    };
+    let queries = [
+        "SELECT concat_ws('|', entity_type, source_entity_id, source_system, status, last_seen_at, contains_pii, \
+         retention_days) FROM entity_catalog ORDER BY 1",
+        "SELECT concat_ws('|', r.subject_entity_type, r.subject_entity_id, s.source_system, r.relationship_type, \
+         r.object_entity_type, r.object_entity_id, o.source_system, r.valid_from, r.valid_to, r.created_by_event_id) \
+         FROM entity_relationships r LEFT JOIN entity_catalog s ON s.id = r.subject_catalog_id \
+         LEFT JOIN entity_catalog o ON o.id = r.object_catalog_id ORDER BY 1",
+        "SELECT concat_ws('|', l.event_id, l.event_type, l.entity_type, l.entity_id, c.source_system, \
+         l.event_timestamp) FROM event_log l LEFT JOIN entity_catalog c ON c.id = l.catalog_id ORDER BY 1",
+        "SELECT event_id FROM event_ids ORDER BY 1",
+    ];
+    let mut rows = Vec::new();
+    for sql in queries {
+        rows.extend(sqlx::query_scalar::<_, String>(sql).fetch_all(pool).await.unwrap());
+        rows.push("--".into());
+    }
+    rows
+}
+
+#[tokio::test]
+async fn postgres_batches_written_in_concurrent_parts_end_as_one_transaction_would_leave_them() {
+    let (one, parts) = (TestDb::new(Backend::Postgres).await, TestDb::new(Backend::Postgres).await);
+    let sequential = Ingestor::new(one.db.clone()).with_writers(1, 1);
+    let concurrent = Ingestor::new(parts.db.clone()).with_writers(4, 1);
+    for batch in entangled_batches() {
+        let expected = sequential.ingest(&batch).await.unwrap();
+        let report = concurrent.ingest(&batch).await.unwrap();
+        assert_eq!(report, expected);
+    }
+    let state = ingested_state(&parts).await;
+    assert_eq!(state, ingested_state(&one).await);
+    // The invoices took their type entry's defaults; customers' relationships
+    // point at the invoices' entries written in the same batch.
+    for entry in ["Invoice|i0|billing|active|", "Supplier|s2|erp|active|"] {
+        assert!(state.iter().any(|row| row.starts_with(entry) && row.ends_with("|t|30")), "{entry}");
+    }
+    assert!(state.iter().any(|row| row.starts_with("Customer|c1|crm|has_invoice|Invoice|i10|billing|")));
+    assert_eq!(current_objects(&parts, "c5", None).await, ["i1"]);
+    assert!(current_objects(&parts, "c4", None).await.is_empty(), "deleted");
+}
+
+#[tokio::test]
+async fn postgres_a_failed_part_writes_nothing_and_the_retried_batch_writes_the_rest_once() {
+    let t = TestDb::new(Backend::Postgres).await;
+    let dictamesh_catalog::Database::Postgres(pool) = &t.db else {
+        unreachable!()
+    };
+    for statement in [
+        "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+         IF NEW.entity_id = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER poison BEFORE INSERT ON event_log FOR EACH ROW EXECUTE FUNCTION poison()",
+    ] {
+        sqlx::query(statement).execute(pool).await.unwrap();
+    }
+    let mut batch: Vec<IngestMessage> = (0..40)
+        .map(|n| changed(&format!("e{n}"), &format!("c{}", n % 8), T0 + n, invoices(&[&format!("i{n}")])))
+        .collect();
+    batch.push(changed("e-poison", "poison", T0, json!([])));
+    let ingestor = Ingestor::new(t.db.clone()).with_writers(3, 5);
+    let error = ingestor.ingest(&batch).await.unwrap_err();
+    assert!(error.to_string().contains("poisoned"), "{error}");
+    // Each entity's events were written whole or not at all.
+    let count = |sql: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()
+    };
+    let whole = count(
+        "SELECT COUNT(*) FROM (SELECT entity_id, COUNT(*) AS n FROM event_log GROUP BY entity_id) e \
+         WHERE n <> 5",
+    )
+    .await;
+    assert_eq!(whole, 0);
+    assert_eq!(count("SELECT COUNT(*) FROM event_log WHERE entity_id = 'poison'").await, 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM event_ids").await,
+        count("SELECT COUNT(*) FROM event_log").await
+    );
+    let written = count("SELECT COUNT(*) FROM event_log").await;
+    assert!(written > 0 && written < 40, "the parts without the poisoned event are written");
+    sqlx::query("DROP TRIGGER poison ON event_log").execute(pool).await.unwrap();
+    let report = ingestor.ingest(&batch).await.unwrap();
+    assert_eq!(
+        (report.ingested, report.duplicates),
+        (41 - written as usize, written as usize)
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM event_log").await, 41);
+    assert_eq!(current_objects(&t, "c3", None).await, ["i35"]);
+}
