@@ -379,9 +379,10 @@ impl Ingestor {
             Database::Postgres(pool) => {
                 self.ensure_partitions(pool, &events).await?;
                 let parts = partition::split(events, self.writers, self.min_part_events);
-                let results =
-                    futures::future::join_all(parts.into_iter().map(|part| postgres::write_batch(pool, part)))
-                        .await;
+                let results = futures::future::join_all(
+                    parts.into_iter().map(|part| postgres::write_batch(pool, part)),
+                )
+                .await;
                 let mut written = 0;
                 for result in results {
                     written += result?;

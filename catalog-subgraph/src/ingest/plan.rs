@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use dictamesh::events::RelationshipReference;
 use uuid::Uuid;
 
 use super::{EntityKey, Event, EventKind};
@@ -132,47 +133,57 @@ pub(crate) fn plan_relationships(events: &[Event], stored: Vec<StoredRelationshi
         let at = event.at;
         let newest = latest.get(&subject).copied();
         let rels = live.entry(subject.clone()).or_default();
-        let mut wanted: Vec<NewRelationship> = Vec::new();
         match &event.kind {
             EventKind::Changed(_) => {
                 if newest.is_some_and(|newest| at < newest) {
                     continue;
                 }
+                let mut wanted: Vec<&RelationshipReference> = Vec::new();
                 for r in event.current_relationships() {
-                    if wanted.iter().any(|w| {
-                        w.relationship_type == r.relationship_kind
-                            && w.object_type == r.entity_type
-                            && w.object_id == r.entity_id
+                    if !wanted.iter().any(|w| {
+                        w.relationship_kind == r.relationship_kind
+                            && w.entity_type == r.entity_type
+                            && w.entity_id == r.entity_id
                     }) {
-                        continue;
+                        wanted.push(r);
                     }
-                    wanted.push(NewRelationship {
-                        id: Uuid::now_v7(),
-                        subject_type: subject.0.clone(),
-                        subject_id: subject.1.clone(),
-                        relationship_type: r.relationship_kind.clone(),
-                        cardinality: None,
-                        object_type: r.entity_type.clone(),
-                        object_id: r.entity_id.clone(),
-                        object_source: Some(r.source_system.clone()),
-                        valid_from: at,
-                        valid_to: None,
-                        subject_display_name: None,
-                        object_display_name: r.display_name.clone(),
-                        metadata: None,
-                        event_id: event.event_id.clone(),
-                    });
                 }
                 rels.retain(|l| {
                     let keep = wanted
                         .iter()
-                        .any(|w| l.is(&w.relationship_type, &w.object_type, &w.object_id));
+                        .any(|w| l.is(&w.relationship_kind, &w.entity_type, &w.entity_id));
                     if !keep && l.valid_from < at {
                         l.close(&mut plan, at);
                         return false;
                     }
                     true
                 });
+                for r in wanted {
+                    open(
+                        &mut plan,
+                        rels,
+                        &r.relationship_kind,
+                        &r.entity_type,
+                        &r.entity_id,
+                        at,
+                        || NewRelationship {
+                            id: Uuid::now_v7(),
+                            subject_type: subject.0.clone(),
+                            subject_id: subject.1.clone(),
+                            relationship_type: r.relationship_kind.clone(),
+                            cardinality: None,
+                            object_type: r.entity_type.clone(),
+                            object_id: r.entity_id.clone(),
+                            object_source: Some(r.source_system.clone()),
+                            valid_from: at,
+                            valid_to: None,
+                            subject_display_name: None,
+                            object_display_name: r.display_name.clone(),
+                            metadata: None,
+                            event_id: event.event_id.clone(),
+                        },
+                    );
+                }
             }
             EventKind::Relationship(input) => {
                 if input.cardinality.is_some_and(Cardinality::is_single_valued) {
@@ -190,47 +201,67 @@ pub(crate) fn plan_relationships(events: &[Event], stored: Vec<StoredRelationshi
                         true
                     });
                 }
-                wanted.push(NewRelationship {
-                    id: Uuid::now_v7(),
-                    subject_type: subject.0.clone(),
-                    subject_id: subject.1.clone(),
-                    relationship_type: input.relationship_type.clone(),
-                    cardinality: input.cardinality.map(Cardinality::as_str),
-                    object_type: input.object_entity_type.clone(),
-                    object_id: input.object_entity_id.clone(),
-                    object_source: None,
-                    valid_from: at,
-                    valid_to: None,
-                    subject_display_name: input.subject_display_name.clone(),
-                    object_display_name: input.object_display_name.clone(),
-                    metadata: input.metadata.as_ref().map(|m| m.to_string()),
-                    event_id: event.event_id.clone(),
-                });
+                open(
+                    &mut plan,
+                    rels,
+                    &input.relationship_type,
+                    &input.object_entity_type,
+                    &input.object_entity_id,
+                    at,
+                    || NewRelationship {
+                        id: Uuid::now_v7(),
+                        subject_type: subject.0.clone(),
+                        subject_id: subject.1.clone(),
+                        relationship_type: input.relationship_type.clone(),
+                        cardinality: input.cardinality.map(Cardinality::as_str),
+                        object_type: input.object_entity_type.clone(),
+                        object_id: input.object_entity_id.clone(),
+                        object_source: None,
+                        valid_from: at,
+                        valid_to: None,
+                        subject_display_name: input.subject_display_name.clone(),
+                        object_display_name: input.object_display_name.clone(),
+                        metadata: input.metadata.as_ref().map(|m| m.to_string()),
+                        event_id: event.event_id.clone(),
+                    },
+                );
             }
             EventKind::Registered(_) => continue,
-        }
-        for new in wanted {
-            if rels
-                .iter()
-                .any(|l| l.is(&new.relationship_type, &new.object_type, &new.object_id))
-            {
-                continue;
-            }
-            rels.push(Live {
-                stored: None,
-                inserted: Some(plan.insert.len()),
-                relationship_type: new.relationship_type.clone(),
-                object_type: new.object_type.clone(),
-                object_id: new.object_id.clone(),
-                valid_from: at,
-            });
-            plan.insert.push(new);
         }
         if newest.is_none_or(|newest| at > newest) {
             latest.insert(subject, at);
         }
     }
     plan
+}
+
+/// Opens a relationship of the subject whose live relationships are `rels`
+/// unless it is live already; `new` builds the row to insert (only then, so a
+/// relationship a batch restates costs no allocation).
+fn open(
+    plan: &mut RelationshipPlan,
+    rels: &mut Vec<Live>,
+    relationship_type: &str,
+    object_type: &str,
+    object_id: &str,
+    at: DateTime<Utc>,
+    new: impl FnOnce() -> NewRelationship,
+) {
+    if rels
+        .iter()
+        .any(|l| l.is(relationship_type, object_type, object_id))
+    {
+        return;
+    }
+    rels.push(Live {
+        stored: None,
+        inserted: Some(plan.insert.len()),
+        relationship_type: relationship_type.to_string(),
+        object_type: object_type.to_string(),
+        object_id: object_id.to_string(),
+        valid_from: at,
+    });
+    plan.insert.push(new());
 }
 
 /// The newest sighting of an entity in a batch: its catalog upsert.

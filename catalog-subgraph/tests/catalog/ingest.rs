@@ -318,14 +318,27 @@ fn type_entry(event_id: &str, entity_type: &str, source: &str, millis: i64) -> I
 fn entangled_batches() -> Vec<Vec<IngestMessage>> {
     let mut big = vec![type_entry("type-supplier", "Supplier", "erp", T0)];
     for s in 0..3 {
-        big.push(changed_in("erp", "Supplier", "CREATED", &format!("s{s}"), &format!("s{s}"), T0 + s, json!([])));
+        big.push(changed_in(
+            "erp",
+            "Supplier",
+            "CREATED",
+            &format!("s{s}"),
+            &format!("s{s}"),
+            T0 + s,
+            json!([]),
+        ));
     }
     for round in 0..4_i64 {
         for c in 0..12_i64 {
             let at = T0 + 1_000 + round * 10_000 + c;
             let a = format!("i{}", c * 10 + round);
             let b = format!("i{}", c * 10 + (round + 1) % 3);
-            big.push(changed(&format!("c{c}-{round}"), &format!("c{c}"), at, invoices(&[&a, &b])));
+            big.push(changed(
+                &format!("c{c}-{round}"),
+                &format!("c{c}"),
+                at,
+                invoices(&[&a, &b]),
+            ));
             big.push(changed_in(
                 "billing",
                 "Invoice",
@@ -350,9 +363,19 @@ fn entangled_batches() -> Vec<Vec<IngestMessage>> {
     let mut last: Vec<IngestMessage> = big[10..30].to_vec();
     for c in 0..12_i64 {
         let kind = if c % 4 == 0 { "DELETED" } else { "UPDATED" };
-        last.push(change(kind, &format!("c{c}-end"), &format!("c{c}"), T0 + 100_000 + c, invoices(&["i1"])));
+        last.push(change(
+            kind,
+            &format!("c{c}-end"),
+            &format!("c{c}"),
+            T0 + 100_000 + c,
+            invoices(&["i1"]),
+        ));
     }
-    vec![vec![type_entry("type-invoice", "Invoice", "billing", T0)], big, last]
+    vec![
+        vec![type_entry("type-invoice", "Invoice", "billing", T0)],
+        big,
+        last,
+    ]
 }
 
 /// The catalog's rows that ingest writes, without generated ids.
@@ -373,7 +396,12 @@ async fn ingested_state(t: &TestDb) -> Vec<String> {
     ];
     let mut rows = Vec::new();
     for sql in queries {
-        rows.extend(sqlx::query_scalar::<_, String>(sql).fetch_all(pool).await.unwrap());
+        rows.extend(
+            sqlx::query_scalar::<_, String>(sql)
+                .fetch_all(pool)
+                .await
+                .unwrap(),
+        );
         rows.push("--".into());
     }
     rows
@@ -381,7 +409,10 @@ async fn ingested_state(t: &TestDb) -> Vec<String> {
 
 #[tokio::test]
 async fn postgres_batches_written_in_concurrent_parts_end_as_one_transaction_would_leave_them() {
-    let (one, parts) = (TestDb::new(Backend::Postgres).await, TestDb::new(Backend::Postgres).await);
+    let (one, parts) = (
+        TestDb::new(Backend::Postgres).await,
+        TestDb::new(Backend::Postgres).await,
+    );
     let sequential = Ingestor::new(one.db.clone()).with_writers(1, 1);
     let concurrent = Ingestor::new(parts.db.clone()).with_writers(4, 1);
     for batch in entangled_batches() {
@@ -394,9 +425,18 @@ async fn postgres_batches_written_in_concurrent_parts_end_as_one_transaction_wou
     // The invoices took their type entry's defaults; customers' relationships
     // point at the invoices' entries written in the same batch.
     for entry in ["Invoice|i0|billing|active|", "Supplier|s2|erp|active|"] {
-        assert!(state.iter().any(|row| row.starts_with(entry) && row.ends_with("|t|30")), "{entry}");
+        assert!(
+            state
+                .iter()
+                .any(|row| row.starts_with(entry) && row.ends_with("|t|30")),
+            "{entry}"
+        );
     }
-    assert!(state.iter().any(|row| row.starts_with("Customer|c1|crm|has_invoice|Invoice|i10|billing|")));
+    assert!(
+        state
+            .iter()
+            .any(|row| row.starts_with("Customer|c1|crm|has_invoice|Invoice|i10|billing|"))
+    );
     assert_eq!(current_objects(&parts, "c5", None).await, ["i1"]);
     assert!(current_objects(&parts, "c4", None).await.is_empty(), "deleted");
 }
@@ -415,30 +455,45 @@ async fn postgres_a_failed_part_writes_nothing_and_the_retried_batch_writes_the_
         sqlx::query(statement).execute(pool).await.unwrap();
     }
     let mut batch: Vec<IngestMessage> = (0..40)
-        .map(|n| changed(&format!("e{n}"), &format!("c{}", n % 8), T0 + n, invoices(&[&format!("i{n}")])))
+        .map(|n| {
+            changed(
+                &format!("e{n}"),
+                &format!("c{}", n % 8),
+                T0 + n,
+                invoices(&[&format!("i{n}")]),
+            )
+        })
         .collect();
     batch.push(changed("e-poison", "poison", T0, json!([])));
     let ingestor = Ingestor::new(t.db.clone()).with_writers(3, 5);
     let error = ingestor.ingest(&batch).await.unwrap_err();
     assert!(error.to_string().contains("poisoned"), "{error}");
     // Each entity's events were written whole or not at all.
-    let count = |sql: &'static str| async move {
-        sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap()
-    };
+    let count =
+        |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap() };
     let whole = count(
         "SELECT COUNT(*) FROM (SELECT entity_id, COUNT(*) AS n FROM event_log GROUP BY entity_id) e \
          WHERE n <> 5",
     )
     .await;
     assert_eq!(whole, 0);
-    assert_eq!(count("SELECT COUNT(*) FROM event_log WHERE entity_id = 'poison'").await, 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM event_log WHERE entity_id = 'poison'").await,
+        0
+    );
     assert_eq!(
         count("SELECT COUNT(*) FROM event_ids").await,
         count("SELECT COUNT(*) FROM event_log").await
     );
     let written = count("SELECT COUNT(*) FROM event_log").await;
-    assert!(written > 0 && written < 40, "the parts without the poisoned event are written");
-    sqlx::query("DROP TRIGGER poison ON event_log").execute(pool).await.unwrap();
+    assert!(
+        written > 0 && written < 40,
+        "the parts without the poisoned event are written"
+    );
+    sqlx::query("DROP TRIGGER poison ON event_log")
+        .execute(pool)
+        .await
+        .unwrap();
     let report = ingestor.ingest(&batch).await.unwrap();
     assert_eq!(
         (report.ingested, report.duplicates),
