@@ -341,10 +341,10 @@ impl Ingestor {
     /// before are skipped; invalid messages are reported and skipped. A batch
     /// is one transaction, or on PostgreSQL a large one is split by entity
     /// into parts written concurrently, one transaction each (see
-    /// [`Ingestor::with_writers`]). On a database error nothing of the batch
-    /// (or of the parts that failed) is written and the error is returned, so
-    /// the batch can be retried whole: what was written is then skipped as
-    /// duplicates.
+    /// [`Ingestor::with_writers`]). On a database error the error is returned
+    /// and nothing of the failed transaction is written (other parts of the
+    /// batch may be), so the batch can be retried whole: what was written is
+    /// then skipped as duplicates.
     pub async fn ingest(&self, messages: &[IngestMessage]) -> Result<IngestReport, CatalogError> {
         let mut report = IngestReport {
             received: messages.len(),
