@@ -30,6 +30,7 @@ use dictamesh_governance::policy::PolicyError;
 use serde_json::Value;
 
 use crate::execute::GraphQLResponse;
+use crate::execute::node::Node;
 use crate::request::RequestError;
 use crate::supergraph::Supergraph;
 
@@ -466,24 +467,24 @@ pub fn normalize_filtered(
 
 /// Writes `value` at each of `paths` (response keys, `@` for list positions) in
 /// the merged data, where the enclosing object exists.
-pub fn redact(data: &mut Value, paths: &[Vec<String>], value: &str) {
-    fn put(node: &mut Value, path: &[String], value: &str) {
+pub fn redact(data: &mut Node, paths: &[Vec<String>], value: &str) {
+    fn put(node: &mut Node, path: &[String], value: &str) {
         match path {
             [] => {}
             [last] => {
-                if let Value::Object(object) = node {
-                    object.insert(last.clone(), Value::String(value.to_string()));
+                if let Node::Object(object) = node {
+                    object.insert(last.as_str(), Node::String(value.into()));
                 }
             }
             [first, rest @ ..] if first == "@" => {
-                if let Value::Array(items) = node {
+                if let Node::Array(items) = node {
                     for item in items {
                         put(item, rest, value);
                     }
                 }
             }
             [first, rest @ ..] => {
-                if let Value::Object(object) = node
+                if let Node::Object(object) = node
                     && let Some(child) = object.get_mut(first.as_str())
                 {
                     put(child, rest, value);

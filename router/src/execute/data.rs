@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-use serde_json::Map;
-use serde_json::Value;
 
 use super::json_text::write_object;
 use super::json_text::write_str;
 use super::json_text::write_value;
+use super::node::Node;
+use super::node::Object;
 use crate::plan::KeyRename;
 use crate::plan::PathElement;
 use crate::plan::TypenameRewrite;
@@ -27,7 +27,7 @@ pub enum Segment {
 }
 
 /// The concrete paths of the objects found at a plan path.
-pub fn objects_at(data: &Value, path: &[PathElement], supergraph: &Supergraph) -> Vec<Vec<Segment>> {
+pub fn objects_at(data: &Node, path: &[PathElement], supergraph: &Supergraph) -> Vec<Vec<Segment>> {
     let mut out = Vec::new();
     for_each_object(data, path, supergraph, |indices, _| {
         out.push(segments(path, indices))
@@ -38,45 +38,45 @@ pub fn objects_at(data: &Value, path: &[PathElement], supergraph: &Supergraph) -
 /// Calls `visit` with each object found at a plan path and the list indices taken on
 /// the way to it (with the plan path, they make its concrete path).
 pub fn for_each_object<'d>(
-    data: &'d Value,
+    data: &'d Node,
     path: &[PathElement],
     supergraph: &Supergraph,
-    mut visit: impl FnMut(&[usize], &'d Map<String, Value>),
+    mut visit: impl FnMut(&[usize], &'d Object),
 ) {
     let mut indices = Vec::new();
     walk(data, path, supergraph, &mut indices, &mut visit);
 }
 
 fn walk<'d>(
-    value: &'d Value,
+    value: &'d Node,
     path: &[PathElement],
     supergraph: &Supergraph,
     indices: &mut Vec<usize>,
-    visit: &mut impl FnMut(&[usize], &'d Map<String, Value>),
+    visit: &mut impl FnMut(&[usize], &'d Object),
 ) {
     let Some((first, rest)) = path.split_first() else {
-        if let Value::Object(object) = value {
+        if let Node::Object(object) = value {
             visit(indices, object);
         }
         return;
     };
     match (first, value) {
-        (PathElement::Key(key), Value::Object(object)) => {
+        (PathElement::Key(key), Node::Object(object)) => {
             if let Some(child) = object.get(key.as_str()) {
                 walk(child, rest, supergraph, indices, visit);
             }
         }
-        (PathElement::List, Value::Array(items)) => {
+        (PathElement::List, Node::Array(items)) => {
             for (index, item) in items.iter().enumerate() {
                 indices.push(index);
                 walk(item, rest, supergraph, indices, visit);
                 indices.pop();
             }
         }
-        (PathElement::TypeCondition(condition), Value::Object(object)) => {
+        (PathElement::TypeCondition(condition), Node::Object(object)) => {
             let matches = object
                 .get("__typename")
-                .and_then(Value::as_str)
+                .and_then(Node::as_str)
                 .is_some_and(|typename| supergraph.type_matches(condition, typename));
             if matches {
                 walk(value, rest, supergraph, indices, visit);
@@ -130,16 +130,16 @@ impl Targets {
 
 /// The object reached through a plan path with these list indices, mutably.
 pub fn object_at_mut<'a>(
-    data: &'a mut Value,
+    data: &'a mut Node,
     path: &[PathElement],
     indices: &[usize],
-) -> Option<&'a mut Value> {
+) -> Option<&'a mut Node> {
     let mut indices = indices.iter();
     let mut value = data;
     for element in path {
         value = match (element, value) {
-            (PathElement::Key(key), Value::Object(object)) => object.get_mut(key.as_str())?,
-            (PathElement::List, Value::Array(items)) => items.get_mut(*indices.next()?)?,
+            (PathElement::Key(key), Node::Object(object)) => object.get_mut(key.as_str())?,
+            (PathElement::List, Node::Array(items)) => items.get_mut(*indices.next()?)?,
             (PathElement::TypeCondition(_), value) => value,
             _ => return None,
         };
@@ -148,36 +148,36 @@ pub fn object_at_mut<'a>(
 }
 
 /// Renames the aliased response keys of a subgraph result back (see [`KeyRename`]).
-pub fn apply_renames(value: &mut Value, renames: &[KeyRename], supergraph: &Supergraph) {
+pub fn apply_renames(value: &mut Node, renames: &[KeyRename], supergraph: &Supergraph) {
     for rename in renames {
         rename_at(value, &rename.path, rename, supergraph);
     }
 }
 
-fn rename_at(value: &mut Value, path: &[PathElement], rename: &KeyRename, supergraph: &Supergraph) {
+fn rename_at(value: &mut Node, path: &[PathElement], rename: &KeyRename, supergraph: &Supergraph) {
     let Some((first, rest)) = path.split_first() else {
-        if let Value::Object(object) = value
+        if let Node::Object(object) = value
             && let Some(renamed) = object.remove(rename.alias.as_str())
         {
-            object.insert(rename.original.to_string(), renamed);
+            object.insert(rename.original.as_str(), renamed);
         }
         return;
     };
     match (first, value) {
-        (PathElement::Key(key), Value::Object(object)) => {
+        (PathElement::Key(key), Node::Object(object)) => {
             if let Some(child) = object.get_mut(key.as_str()) {
                 rename_at(child, rest, rename, supergraph);
             }
         }
-        (PathElement::List, Value::Array(items)) => {
+        (PathElement::List, Node::Array(items)) => {
             for item in items {
                 rename_at(item, rest, rename, supergraph);
             }
         }
-        (PathElement::TypeCondition(condition), value @ Value::Object(_)) => {
+        (PathElement::TypeCondition(condition), value @ Node::Object(_)) => {
             let matches = value
                 .get("__typename")
-                .and_then(Value::as_str)
+                .and_then(Node::as_str)
                 .is_some_and(|typename| supergraph.type_matches(condition, typename));
             if matches {
                 rename_at(value, rest, rename, supergraph);
@@ -188,12 +188,12 @@ fn rename_at(value: &mut Value, path: &[PathElement], rename: &KeyRename, superg
 }
 
 /// The value at a concrete path, mutably.
-pub fn value_at_mut<'a>(data: &'a mut Value, path: &[Segment]) -> Option<&'a mut Value> {
+pub fn value_at_mut<'a>(data: &'a mut Node, path: &[Segment]) -> Option<&'a mut Node> {
     let mut value = data;
     for segment in path {
         value = match (segment, value) {
-            (Segment::Key(key), Value::Object(object)) => object.get_mut(key.as_str())?,
-            (Segment::Index(index), Value::Array(items)) => items.get_mut(*index)?,
+            (Segment::Key(key), Node::Object(object)) => object.get_mut(key.as_str())?,
+            (Segment::Index(index), Node::Array(items)) => items.get_mut(*index)?,
             _ => return None,
         };
     }
@@ -201,12 +201,12 @@ pub fn value_at_mut<'a>(data: &'a mut Value, path: &[Segment]) -> Option<&'a mut
 }
 
 /// The value at a concrete path.
-pub fn value_at<'a>(data: &'a Value, path: &[Segment]) -> Option<&'a Value> {
+pub fn value_at<'a>(data: &'a Node, path: &[Segment]) -> Option<&'a Node> {
     let mut value = data;
     for segment in path {
         value = match (segment, value) {
-            (Segment::Key(key), Value::Object(object)) => object.get(key.as_str())?,
-            (Segment::Index(index), Value::Array(items)) => items.get(*index)?,
+            (Segment::Key(key), Node::Object(object)) => object.get(key.as_str())?,
+            (Segment::Index(index), Node::Array(items)) => items.get(*index)?,
             _ => return None,
         };
     }
@@ -215,19 +215,17 @@ pub fn value_at<'a>(data: &'a Value, path: &[Segment]) -> Option<&'a Value> {
 
 /// Deep-merges `source` into `target`: objects key by key, lists of the same length
 /// element by element; anything else replaces the target.
-pub fn deep_merge(target: &mut Value, source: Value) {
+pub fn deep_merge(target: &mut Node, source: Node) {
     match (target, source) {
-        (Value::Object(target), Value::Object(source)) => {
+        (Node::Object(target), Node::Object(source)) => {
             for (key, value) in source {
                 match target.get_mut(&key) {
                     Some(existing) => deep_merge(existing, value),
-                    None => {
-                        target.insert(key, value);
-                    }
+                    None => target.push(key, value),
                 }
             }
         }
-        (Value::Array(target), Value::Array(source)) if target.len() == source.len() => {
+        (Node::Array(target), Node::Array(source)) if target.len() == source.len() => {
             for (existing, value) in target.iter_mut().zip(source) {
                 deep_merge(existing, value);
             }
@@ -256,7 +254,7 @@ impl Representations {
     /// lacks a required field or no type condition of `requires` matches it.
     pub fn push(
         &mut self,
-        object: &Map<String, Value>,
+        object: &Object,
         requires: &SelectionSet,
         rewrites: &[TypenameRewrite],
         supergraph: &Supergraph,
@@ -308,8 +306,8 @@ impl Representations {
 /// selection, or a rewritten `__typename`.
 #[derive(Clone, Copy)]
 enum Picked<'a> {
-    Whole(&'a Value),
-    Selected(&'a Value, &'a SelectionSet),
+    Whole(&'a Node),
+    Selected(&'a Node, &'a SelectionSet),
     Typename(&'a str),
 }
 
@@ -317,7 +315,7 @@ enum Picked<'a> {
 /// under their field names) as JSON; `None` when the object lacks a required field or
 /// no type condition matches it.
 fn write_representation(
-    object: &Map<String, Value>,
+    object: &Object,
     requires: &SelectionSet,
     rewrites: &[TypenameRewrite],
     supergraph: &Supergraph,
@@ -353,7 +351,7 @@ fn write_representation(
 /// Picks the selected fields of `object`, under their field names (a later selection
 /// of the same name replaces an earlier one).
 fn pick<'a>(
-    object: &'a Map<String, Value>,
+    object: &'a Object,
     selection: &'a SelectionSet,
     supergraph: &Supergraph,
     picked: &mut Vec<(&'a str, Picked<'a>)>,
@@ -370,7 +368,7 @@ fn pick<'a>(
                 put(picked, field.name.as_str(), value);
             }
             Selection::Fragment(fragment) => {
-                let typename = object.get("__typename").and_then(Value::as_str);
+                let typename = object.get("__typename").and_then(Node::as_str);
                 if typename.is_some_and(|t| supergraph.type_matches(&fragment.type_condition, t)) {
                     pick(object, &fragment.selection_set, supergraph, picked)?;
                 }
@@ -399,13 +397,13 @@ fn write_picked(picked: &[(&str, Picked<'_>)], supergraph: &Supergraph, out: &mu
 }
 
 fn write_selected(
-    value: &Value,
+    value: &Node,
     selection: &SelectionSet,
     supergraph: &Supergraph,
     out: &mut Vec<u8>,
 ) -> Option<()> {
     match value {
-        Value::Object(object) => {
+        Node::Object(object) => {
             let mut picked = Vec::new();
             let has_fragments = selection
                 .items
@@ -417,7 +415,7 @@ fn write_selected(
             pick(object, selection, supergraph, &mut picked)?;
             write_picked(&picked, supergraph, out)
         }
-        Value::Array(items) => {
+        Node::Array(items) => {
             out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
@@ -436,11 +434,11 @@ fn write_selected(
 }
 
 /// A concrete path as GraphQL error path elements.
-pub fn path_to_json(path: &[Segment]) -> Vec<Value> {
+pub fn path_to_json(path: &[Segment]) -> Vec<serde_json::Value> {
     path.iter()
         .map(|segment| match segment {
-            Segment::Key(key) => Value::String(key.to_string()),
-            Segment::Index(index) => Value::from(*index),
+            Segment::Key(key) => serde_json::Value::String(key.to_string()),
+            Segment::Index(index) => serde_json::Value::from(*index),
         })
         .collect()
 }
@@ -465,9 +463,9 @@ mod tests {
         requires
     }
 
-    fn object(value: Value) -> Map<String, Value> {
-        match value {
-            Value::Object(object) => object,
+    fn object(value: serde_json::Value) -> Object {
+        match Node::from(value) {
+            Node::Object(object) => object,
             _ => unreachable!("an object literal"),
         }
     }

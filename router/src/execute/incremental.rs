@@ -21,6 +21,7 @@ use super::ExecutionState;
 use super::Executor;
 use super::GraphQLResponse;
 use super::data;
+use super::node::Node;
 use super::write_projected;
 use crate::plan::DeferredPart;
 use crate::plan::IncrementalPlan;
@@ -38,7 +39,7 @@ impl Executor {
         finish_primary: impl FnOnce(&mut GraphQLResponse),
         mut send: impl FnMut(Vec<u8>),
     ) {
-        let data = Mutex::new(Value::Object(initial_data));
+        let data = Mutex::new(Node::Object(initial_data.into()));
         let state = ExecutionState::new(&data);
         if let Some(root) = &plan.primary.plan.root {
             self.run(root, &state, variables).await;
@@ -47,7 +48,7 @@ impl Executor {
             Ok(data) => self.shape(&plan.primary.projection, &data, state.response_capacity()),
             Err(_) => b"null".to_vec(),
         };
-        let mut delivered: Value = serde_json::from_slice(&written).unwrap_or(Value::Null);
+        let mut delivered: Node = serde_json::from_slice(&written).unwrap_or(Node::Null);
         let mut primary = GraphQLResponse {
             data: Some(written),
             errors: state.errors.into_inner().unwrap_or_default(),
@@ -123,13 +124,13 @@ impl Executor {
     fn entries(
         &self,
         part: &DeferredPart,
-        data: &Value,
-        delivered: &mut Value,
+        data: &Node,
+        delivered: &mut Node,
         errors: Vec<Value>,
     ) -> Vec<Entry> {
         let mut entries: Vec<Entry> = Vec::new();
         for path in data::objects_at(data, &part.path, &self.supergraph) {
-            if !matches!(data::value_at(delivered, &path), Some(Value::Object(_))) {
+            if !matches!(data::value_at(delivered, &path), Some(Node::Object(_))) {
                 continue;
             }
             let Some(object) = data::value_at(data, &path) else {
@@ -137,8 +138,8 @@ impl Executor {
             };
             let mut written = Vec::with_capacity(256);
             write_projected(&self.supergraph, &part.projection, object, &mut written);
-            if let (Ok(value @ Value::Object(_)), Some(target)) = (
-                serde_json::from_slice::<Value>(&written),
+            if let (Ok(value @ Node::Object(_)), Some(target)) = (
+                serde_json::from_slice::<Node>(&written),
                 data::value_at_mut(delivered, &path),
             ) {
                 data::deep_merge(target, value);

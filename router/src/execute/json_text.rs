@@ -3,7 +3,7 @@
 //! none — responses are mostly such strings. The output is byte for byte what
 //! `serde_json` writes.
 
-use serde_json::Value;
+use super::node::Node;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -112,10 +112,10 @@ pub fn write_object<K: AsRef<str>, V>(
 }
 
 /// Appends `value` as JSON text.
-pub fn write_value(value: &Value, out: &mut Vec<u8>) {
+pub fn write_value(value: &Node, out: &mut Vec<u8>) {
     match value {
-        Value::String(text) => write_str(text, out),
-        Value::Array(items) => {
+        Node::String(text) => write_str(text, out),
+        Node::Array(items) => {
             out.push(b'[');
             for (index, item) in items.iter().enumerate() {
                 if index > 0 {
@@ -125,16 +125,19 @@ pub fn write_value(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Value::Object(object) => {
+        Node::Object(object) => {
             let _ = write_object(object.iter(), out, |item, out| {
                 write_value(item, out);
                 Some(())
             });
         }
-        // Numbers, booleans and null: writing them into a Vec cannot fail.
-        other => {
-            let _ = serde_json::to_writer(&mut *out, other);
+        Node::Number(number) => {
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, number);
         }
+        Node::Bool(true) => out.extend_from_slice(b"true"),
+        Node::Bool(false) => out.extend_from_slice(b"false"),
+        Node::Null => out.extend_from_slice(b"null"),
     }
 }
 
@@ -181,7 +184,7 @@ mod tests {
             "big": 18446744073709551615u64
         });
         let mut ours = Vec::new();
-        write_value(&value, &mut ours);
+        write_value(&Node::from(value.clone()), &mut ours);
         assert_eq!(String::from_utf8(ours).unwrap(), value.to_string());
     }
 }

@@ -6,6 +6,7 @@
 pub mod data;
 mod incremental;
 mod json_text;
+pub mod node;
 mod response;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use serde_json::Map;
 use serde_json::Value;
 use serde_json::json;
 
+pub use self::node::Node;
 pub use self::response::write_projected;
 use crate::fetch::FetchError;
 use crate::fetch::SendOptions;
@@ -128,14 +130,14 @@ pub struct Executor {
 /// The state of one execution: the merged data and the errors so far (the data
 /// is shared by the parts of an incremental execution, each with its errors).
 struct ExecutionState<'d> {
-    data: &'d Mutex<Value>,
+    data: &'d Mutex<Node>,
     errors: Mutex<Vec<Value>>,
     /// Bytes received from subgraphs: about the size of the response to write.
     received: AtomicUsize,
 }
 
 impl ExecutionState<'_> {
-    fn new(data: &Mutex<Value>) -> ExecutionState<'_> {
+    fn new(data: &Mutex<Node>) -> ExecutionState<'_> {
         ExecutionState {
             data,
             errors: Mutex::new(Vec::new()),
@@ -192,9 +194,9 @@ impl Executor {
         projection: &Projection,
         variables: &Map<String, Value>,
         initial_data: Map<String, Value>,
-        before_shaping: impl FnOnce(&mut Value),
+        before_shaping: impl FnOnce(&mut Node),
     ) -> GraphQLResponse {
-        let data = Mutex::new(Value::Object(initial_data));
+        let data = Mutex::new(Node::Object(initial_data.into()));
         let state = ExecutionState::new(&data);
         if let Some(root) = &plan.root {
             self.run(root, &state, variables).await;
@@ -211,7 +213,7 @@ impl Executor {
     }
 
     /// The response `data` written through `projection` from the merged data.
-    fn shape(&self, projection: &Projection, data: &Value, capacity: usize) -> Vec<u8> {
+    fn shape(&self, projection: &Projection, data: &Node, capacity: usize) -> Vec<u8> {
         let mut written = Vec::with_capacity(capacity);
         write_projected(&self.supergraph, projection, data, &mut written);
         written
@@ -476,8 +478,8 @@ impl Executor {
         };
         let indices = representations.indices();
         let mut entities = match response.data {
-            Value::Object(mut object) => match object.remove("_entities") {
-                Some(Value::Array(entities)) => entities,
+            Node::Object(mut object) => match object.remove("_entities") {
+                Some(Node::Array(entities)) => entities,
                 _ => Vec::new(),
             },
             _ => Vec::new(),

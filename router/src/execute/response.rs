@@ -7,11 +7,10 @@
 //! when a non-null position turns out null, the output is cut back to the nearest
 //! nullable position, which gets `null` instead.
 
-use serde_json::Map;
-use serde_json::Value;
-
 use super::json_text::write_str;
 use super::json_text::write_value;
+use super::node::Node;
+use super::node::Object;
 use crate::plan::projection::FieldKind;
 use crate::plan::projection::ObjectProjection;
 use crate::plan::projection::Projection;
@@ -24,9 +23,9 @@ struct NullBubble;
 
 /// Writes the `data` of an operation through its projection as JSON (`null` when
 /// null propagated to the root).
-pub fn write_projected(supergraph: &Supergraph, projection: &Projection, data: &Value, out: &mut Vec<u8>) {
+pub fn write_projected(supergraph: &Supergraph, projection: &Projection, data: &Node, out: &mut Vec<u8>) {
     let writer = Writer { supergraph };
-    let empty = Map::new();
+    let empty = Object::new();
     let object = data.as_object().unwrap_or(&empty);
     let start = out.len();
     if writer.write_object(&projection.root, object, out).is_err() {
@@ -43,7 +42,7 @@ impl Writer<'_> {
     fn write_object(
         &self,
         projection: &ObjectProjection,
-        object: &Map<String, Value>,
+        object: &Object,
         out: &mut Vec<u8>,
     ) -> Result<(), NullBubble> {
         out.push(b'{');
@@ -56,13 +55,13 @@ impl Writer<'_> {
                 FieldKind::Typename(typename) => out.extend_from_slice(typename),
                 FieldKind::Verbatim => {
                     write_value(
-                        object.get(field.response_key.as_str()).unwrap_or(&Value::Null),
+                        object.get(field.response_key.as_str()).unwrap_or(&Node::Null),
                         out,
                     );
                 }
                 FieldKind::Unknown => out.extend_from_slice(b"null"),
                 FieldKind::Value(value) => {
-                    let data = object.get(field.response_key.as_str()).unwrap_or(&Value::Null);
+                    let data = object.get(field.response_key.as_str()).unwrap_or(&Node::Null);
                     self.write_value(value, data, out)?;
                 }
             }
@@ -74,7 +73,7 @@ impl Writer<'_> {
     fn write_value(
         &self,
         projection: &ValueProjection,
-        value: &Value,
+        value: &Node,
         out: &mut Vec<u8>,
     ) -> Result<(), NullBubble> {
         match projection {
@@ -87,7 +86,7 @@ impl Writer<'_> {
                 Ok(())
             }
             ValueProjection::List(item) => {
-                let Value::Array(items) = value else {
+                let Node::Array(items) = value else {
                     out.extend_from_slice(b"null");
                     return Ok(());
                 };
@@ -118,11 +117,11 @@ impl Writer<'_> {
                 Ok(())
             }
             ValueProjection::Composite(composite) => {
-                let Value::Object(object) = value else {
+                let Node::Object(object) = value else {
                     out.extend_from_slice(b"null");
                     return Ok(());
                 };
-                let typename = object.get("__typename").and_then(Value::as_str);
+                let typename = object.get("__typename").and_then(Node::as_str);
                 let resolved = composite.resolve(self.supergraph, typename);
                 let projection = match &resolved {
                     Resolved::Fixed(projection) => *projection,

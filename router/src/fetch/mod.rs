@@ -21,13 +21,14 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+use crate::execute::node::Node;
 use crate::resilience::SubgraphGuard;
 
 /// A subgraph's answer: the `data` and `errors` of its GraphQL response.
 #[derive(Debug, Default)]
 pub struct SubgraphResponse {
-    /// `data`, `Value::Null` when absent.
-    pub data: Value,
+    /// `data`, `Node::Null` when absent.
+    pub data: Node,
     /// `errors`, as sent.
     pub errors: Vec<Value>,
     /// The length of the body, in bytes.
@@ -279,29 +280,38 @@ async fn exchange(
     Ok((status.as_u16(), bytes))
 }
 
+/// A GraphQL response body as the router reads it: `data` straight into the
+/// router's own tree; a field absent is `None`, a field `null` is `Some(null)`.
+#[derive(serde::Deserialize)]
+struct ResponseBody {
+    #[serde(default, deserialize_with = "crate::execute::node::present")]
+    data: Option<Node>,
+    #[serde(default)]
+    errors: Option<Value>,
+}
+
 /// Reads a subgraph's HTTP answer as a GraphQL response.
 fn parse_response(status: u16, bytes: &Bytes) -> Result<SubgraphResponse, FetchError> {
     // UTF-8 checked once for the whole body (fast for ASCII), not string by string.
-    let parsed: Option<Value> = std::str::from_utf8(bytes)
+    let parsed: Option<ResponseBody> = std::str::from_utf8(bytes)
         .ok()
         .and_then(|text| serde_json::from_str(text).ok());
-    let graphql = parsed.filter(|v| v.get("data").is_some() || v.get("errors").is_some());
+    let graphql = parsed.filter(|body| body.data.is_some() || body.errors.is_some());
     if !(200..300).contains(&status) && graphql.is_none() {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
         return Err(FetchError::Status { status, body: text });
     }
-    let Some(Value::Object(mut object)) = graphql else {
+    let Some(body) = graphql else {
         return Err(FetchError::InvalidResponse(
             "the body is not a JSON GraphQL response with data or errors".to_string(),
         ));
     };
-    let data = object.remove("data").unwrap_or(Value::Null);
-    let errors = match object.remove("errors") {
+    let errors = match body.errors {
         Some(Value::Array(errors)) => errors,
         _ => Vec::new(),
     };
     Ok(SubgraphResponse {
-        data,
+        data: body.data.unwrap_or_default(),
         errors,
         size: bytes.len(),
     })

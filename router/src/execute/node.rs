@@ -1,0 +1,327 @@
+//! The response data while a plan runs, as a JSON tree made for the router's work:
+//! an object is a vector of entries in the order received (a GraphQL object has few
+//! fields: a scan finds one faster than a tree lookup, and the object is built with
+//! one allocation), and strings of up to 24 bytes — most keys and many values — are
+//! stored inline. Parsing a subgraph's answer into it allocates a fraction of what
+//! `serde_json::Value` needs.
+
+use std::fmt;
+
+use compact_str::CompactString;
+use serde::Deserialize;
+use serde::Deserializer;
+use serde::de::MapAccess;
+use serde::de::SeqAccess;
+use serde::de::Visitor;
+use serde_json::Number;
+use serde_json::Value;
+
+/// A JSON value of the response data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Node {
+    /// `null`.
+    #[default]
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number.
+    Number(Number),
+    /// A string.
+    String(CompactString),
+    /// A list.
+    Array(Vec<Node>),
+    /// An object.
+    Object(Object),
+}
+
+/// A JSON object: its entries in the order received. A key sent twice keeps its
+/// first value for lookups (JSON leaves duplicate keys undefined).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Object {
+    entries: Vec<(CompactString, Node)>,
+}
+
+impl Object {
+    /// An empty object.
+    pub fn new() -> Self {
+        Object::default()
+    }
+
+    /// The value under `key`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entries.iter().find(|(k, _)| k == key).map(|(_, value)| value)
+    }
+
+    /// The value under `key`, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value)
+    }
+
+    /// Sets `key` to `value` (in place when present, else at the end); the value
+    /// replaced, if any.
+    pub fn insert(&mut self, key: impl Into<CompactString> + AsRef<str>, value: Node) -> Option<Node> {
+        match self.get_mut(key.as_ref()) {
+            Some(existing) => Some(std::mem::replace(existing, value)),
+            None => {
+                self.entries.push((key.into(), value));
+                None
+            }
+        }
+    }
+
+    /// Appends an entry for a key the object does not have.
+    pub fn push(&mut self, key: CompactString, value: Node) {
+        self.entries.push((key, value));
+    }
+
+    /// Removes `key`; its value, if it was there.
+    pub fn remove(&mut self, key: &str) -> Option<Node> {
+        let index = self.entries.iter().position(|(k, _)| k == key)?;
+        Some(self.entries.remove(index).1)
+    }
+
+    /// The entries in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.entries.iter().map(|(key, value)| (key.as_str(), value))
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the object has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl IntoIterator for Object {
+    type Item = (CompactString, Node);
+    type IntoIter = std::vec::IntoIter<(CompactString, Node)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
+impl FromIterator<(CompactString, Node)> for Object {
+    fn from_iter<I: IntoIterator<Item = (CompactString, Node)>>(entries: I) -> Self {
+        Object {
+            entries: entries.into_iter().collect(),
+        }
+    }
+}
+
+impl Node {
+    /// The string, when this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The object, when this is one.
+    pub fn as_object(&self) -> Option<&Object> {
+        match self {
+            Node::Object(object) => Some(object),
+            _ => None,
+        }
+    }
+
+    /// The value under `key`, when this is an object that has it.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_object()?.get(key)
+    }
+
+    /// Whether this is `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Node::Null)
+    }
+
+    /// Whether this is an object.
+    pub fn is_object(&self) -> bool {
+        matches!(self, Node::Object(_))
+    }
+
+    /// Whether this is a list.
+    pub fn is_array(&self) -> bool {
+        matches!(self, Node::Array(_))
+    }
+
+    /// The value as a `serde_json::Value` (a copy).
+    pub fn to_json(&self) -> Value {
+        match self {
+            Node::Null => Value::Null,
+            Node::Bool(value) => Value::Bool(*value),
+            Node::Number(number) => Value::Number(number.clone()),
+            Node::String(text) => Value::String(text.to_string()),
+            Node::Array(items) => Value::Array(items.iter().map(Node::to_json).collect()),
+            Node::Object(object) => Value::Object(
+                object
+                    .iter()
+                    .map(|(key, value)| (key.to_string(), value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl From<Value> for Node {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => Node::Null,
+            Value::Bool(value) => Node::Bool(value),
+            Value::Number(number) => Node::Number(number),
+            Value::String(text) => Node::String(text.into()),
+            Value::Array(items) => Node::Array(items.into_iter().map(Node::from).collect()),
+            Value::Object(object) => Node::Object(object.into()),
+        }
+    }
+}
+
+impl From<serde_json::Map<String, Value>> for Object {
+    fn from(object: serde_json::Map<String, Value>) -> Self {
+        object
+            .into_iter()
+            .map(|(key, value)| (CompactString::from(key), Node::from(value)))
+            .collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        Node::deserialize(deserializer)
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Node, E> {
+        Ok(Node::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Node, E> {
+        Ok(Node::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Node, E> {
+        Ok(Node::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Node, E> {
+        // JSON has no NaN or infinity: a parser never hands one over.
+        Ok(Number::from_f64(value).map_or(Node::Null, Node::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Node, E> {
+        Ok(Node::String(CompactString::new(value)))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Node, E> {
+        Ok(Node::String(value.into()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+        while let Some(Key(key)) = map.next_key()? {
+            entries.push((key, map.next_value()?));
+        }
+        Ok(Node::Object(Object { entries }))
+    }
+}
+
+/// An object key, read without an intermediate `String`.
+struct Key(CompactString);
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Key, E> {
+        Ok(Key(CompactString::new(value)))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Key, E> {
+        Ok(Key(value.into()))
+    }
+}
+
+/// Reads `present` fields: JSON `null` is `Some(Node::Null)`, so with
+/// `#[serde(default)]` an absent field (`None`) differs from a null one.
+pub fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Node>, D::Error> {
+    Node::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn parsed_json_keeps_every_value_and_the_order_of_keys() {
+        let text = r#"{"b":[1,-2,2.5,true,null,"x\"y"],"a":{"long key past twenty-four bytes":"é"},"big":18446744073709551615}"#;
+        let node: Node = serde_json::from_str(text).unwrap();
+        let keys: Vec<&str> = node.as_object().unwrap().iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["b", "a", "big"]);
+        assert_eq!(node.to_json(), serde_json::from_str::<Value>(text).unwrap());
+        assert_eq!(Node::from(node.to_json()), Node::from(serde_json::from_str::<Value>(text).unwrap()));
+    }
+
+    #[test]
+    fn objects_insert_in_place_and_remove_keeping_order() {
+        let Node::Object(mut object) = Node::from(json!({"a": 1, "b": 2, "c": 3})) else {
+            unreachable!("an object literal");
+        };
+        assert_eq!(object.insert("b", Node::Bool(true)), Some(Node::from(json!(2))));
+        assert_eq!(object.insert("d", Node::Null), None);
+        assert_eq!(object.remove("a"), Some(Node::from(json!(1))));
+        assert_eq!(object.remove("a"), None);
+        let keys: Vec<&str> = object.iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["b", "c", "d"]);
+        assert_eq!(object.get("b"), Some(&Node::Bool(true)));
+    }
+}
