@@ -452,8 +452,16 @@ async fn denied_access_is_audited_and_an_unwritable_outbox_fails_the_request() {
     // router's first connection to it.)
     let blocked = dir.path().join("blocked-outbox.db");
     let mesh = start_mesh(&dir.path().join("second"), &blocked, catalog_address).await;
-    std::fs::remove_file(&blocked).expect("remove the outbox file");
-    std::fs::create_dir(&blocked).expect("a directory in its place");
+    // The relay, polling every 100 ms, may create the file again between the two
+    // steps: retry until the directory stands.
+    for attempt in 0.. {
+        let _ = std::fs::remove_file(&blocked);
+        match std::fs::create_dir(&blocked) {
+            Ok(()) => break,
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {}
+            Err(error) => panic!("a directory in place of the outbox: {error}"),
+        }
+    }
     let (status, body) = lookup(
         &client,
         mesh.router,
