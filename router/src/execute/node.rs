@@ -52,6 +52,20 @@ impl Object {
         self.entries.iter().find(|(k, _)| k == key).map(|(_, value)| value)
     }
 
+    /// The value under `key`, looked for from `*cursor` on first (then from the
+    /// start); `*cursor` moves past it. Reading keys in the order the object has
+    /// them finds each at the first comparison.
+    pub fn get_from(&self, key: &str, cursor: &mut usize) -> Option<&Node> {
+        let start = (*cursor).min(self.entries.len());
+        let (before, after) = self.entries.split_at(start);
+        let found = match after.iter().position(|(k, _)| k == key) {
+            Some(offset) => start + offset,
+            None => before.iter().position(|(k, _)| k == key)?,
+        };
+        *cursor = found + 1;
+        Some(&self.entries[found].1)
+    }
+
     /// The value under `key`, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         self.entries
@@ -323,5 +337,12 @@ mod tests {
         let keys: Vec<&str> = object.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["b", "c", "d"]);
         assert_eq!(object.get("b"), Some(&Node::Bool(true)));
+        let mut cursor = 0;
+        assert_eq!(object.get_from("c", &mut cursor), Some(&Node::from(json!(3))));
+        assert_eq!(cursor, 2);
+        assert_eq!(object.get_from("b", &mut cursor), Some(&Node::Bool(true)));
+        assert_eq!(cursor, 1);
+        assert_eq!(object.get_from("x", &mut cursor), None);
+        assert_eq!(cursor, 1);
     }
 }

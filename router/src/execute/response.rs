@@ -46,6 +46,8 @@ impl Writer<'_> {
         out: &mut Vec<u8>,
     ) -> Result<(), NullBubble> {
         out.push(b'{');
+        // The data mostly has the fields in the order the client asked for them.
+        let mut cursor = 0;
         for (index, field) in projection.fields.iter().enumerate() {
             if index > 0 {
                 out.push(b',');
@@ -55,13 +57,17 @@ impl Writer<'_> {
                 FieldKind::Typename(typename) => out.extend_from_slice(typename),
                 FieldKind::Verbatim => {
                     write_value(
-                        object.get(field.response_key.as_str()).unwrap_or(&Node::Null),
+                        object
+                            .get_from(field.response_key.as_str(), &mut cursor)
+                            .unwrap_or(&Node::Null),
                         out,
                     );
                 }
                 FieldKind::Unknown => out.extend_from_slice(b"null"),
                 FieldKind::Value(value) => {
-                    let data = object.get(field.response_key.as_str()).unwrap_or(&Node::Null);
+                    let data = object
+                        .get_from(field.response_key.as_str(), &mut cursor)
+                        .unwrap_or(&Node::Null);
                     self.write_value(value, data, out)?;
                 }
             }

@@ -136,7 +136,9 @@ impl SubgraphClient {
         let guard = guard.clone();
         let retry = send.query;
         let sent_headers = headers.clone();
-        let exchange = async move {
+        // Boxed: the exchange's state is large (hyper's request futures), and the
+        // futures that await this one would otherwise copy it as they move.
+        let exchange = Box::pin(async move {
             guard
                 .call(
                     retry,
@@ -151,7 +153,7 @@ impl SubgraphClient {
                     on_retry,
                 )
                 .await
-        };
+        });
         let (status, bytes) = if send.query && send.deduplicate {
             let key = InflightKey {
                 url: url.to_string(),
