@@ -311,6 +311,10 @@ enum Picked<'a> {
     Typename(&'a str),
 }
 
+/// The fields picked for a representation, by field name (on the stack for the few
+/// fields a key has).
+type Picks<'a> = smallvec::SmallVec<[(&'a str, Picked<'a>); 8]>;
+
 /// Writes the representation of an object (the fields `requires` selects for its type,
 /// under their field names) as JSON; `None` when the object lacks a required field or
 /// no type condition matches it.
@@ -322,7 +326,7 @@ fn write_representation(
     out: &mut Vec<u8>,
 ) -> Option<()> {
     let typename = object.get("__typename")?.as_str()?;
-    let mut picked = Vec::new();
+    let mut picked = Picks::new();
     let mut matched = false;
     for item in &requires.items {
         if let Selection::Fragment(fragment) = item
@@ -354,7 +358,7 @@ fn pick<'a>(
     object: &'a Object,
     selection: &'a SelectionSet,
     supergraph: &Supergraph,
-    picked: &mut Vec<(&'a str, Picked<'a>)>,
+    picked: &mut Picks<'a>,
 ) -> Option<()> {
     for item in &selection.items {
         match item {
@@ -378,7 +382,7 @@ fn pick<'a>(
     Some(())
 }
 
-fn put<'a>(picked: &mut Vec<(&'a str, Picked<'a>)>, key: &'a str, value: Picked<'a>) {
+fn put<'a>(picked: &mut Picks<'a>, key: &'a str, value: Picked<'a>) {
     match picked.iter_mut().find(|(k, _)| *k == key) {
         Some(slot) => slot.1 = value,
         None => picked.push((key, value)),
@@ -404,7 +408,7 @@ fn write_selected(
 ) -> Option<()> {
     match value {
         Node::Object(object) => {
-            let mut picked = Vec::new();
+            let mut picked = Picks::new();
             let has_fragments = selection
                 .items
                 .iter()

@@ -115,6 +115,12 @@ pub fn write_object<K: AsRef<str>, V>(
 pub fn write_value(value: &Node, out: &mut Vec<u8>) {
     match value {
         Node::String(text) => write_str(text, out),
+        Node::PlainString(text) => {
+            out.reserve(text.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'"');
+        }
         Node::Array(items) => {
             out.push(b'[');
             for (index, item) in items.iter().enumerate() {
@@ -131,13 +137,22 @@ pub fn write_value(value: &Node, out: &mut Vec<u8>) {
                 Some(())
             });
         }
-        Node::Number(number) => {
-            // Writing into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, number);
-        }
+        Node::Number(number) => write_number(number, out),
         Node::Bool(true) => out.extend_from_slice(b"true"),
         Node::Bool(false) => out.extend_from_slice(b"false"),
         Node::Null => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends a number as `serde_json` writes it (integers without its serializer).
+fn write_number(number: &serde_json::Number, out: &mut Vec<u8>) {
+    if let Some(value) = number.as_u64() {
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    } else if let Some(value) = number.as_i64() {
+        out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, number);
     }
 }
 
@@ -181,10 +196,17 @@ mod tests {
         let value = json!({
             "b": [1, 2.5, -3, true, null, "x\"y"],
             "a": {"nested": "line\nbreak", "empty": {}, "list": []},
-            "big": 18446744073709551615u64
+            "big": 18446744073709551615u64,
+            "small": -9223372036854775808i64,
+            "float": 1.0e-7
         });
         let mut ours = Vec::new();
         write_value(&Node::from(value.clone()), &mut ours);
         assert_eq!(String::from_utf8(ours).unwrap(), value.to_string());
+        let text = r#"{"plain":"x","escaped":"a\"b\u0001","list":["é",1]}"#;
+        let parsed: Node = serde_json::from_str(text).unwrap();
+        let mut ours = Vec::new();
+        write_value(&parsed, &mut ours);
+        assert_eq!(String::from_utf8(ours).unwrap(), text);
     }
 }

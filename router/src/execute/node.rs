@@ -17,7 +17,7 @@ use serde_json::Number;
 use serde_json::Value;
 
 /// A JSON value of the response data.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub enum Node {
     /// `null`.
     #[default]
@@ -28,6 +28,9 @@ pub enum Node {
     Number(Number),
     /// A string.
     String(CompactString),
+    /// A string read from JSON text that had no escape sequence in it, so it has
+    /// nothing JSON escapes (`"`, `\\`, control characters): written as it is.
+    PlainString(CompactString),
     /// A list.
     Array(Vec<Node>),
     /// An object.
@@ -39,6 +42,22 @@ pub enum Node {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Object {
     entries: Vec<(CompactString, Node)>,
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Node) -> bool {
+        match (self, other) {
+            (Node::Null, Node::Null) => true,
+            (Node::Bool(a), Node::Bool(b)) => a == b,
+            (Node::Number(a), Node::Number(b)) => a == b,
+            (Node::Array(a), Node::Array(b)) => a == b,
+            (Node::Object(a), Node::Object(b)) => a == b,
+            _ => match (self.as_str(), other.as_str()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            },
+        }
+    }
 }
 
 impl Object {
@@ -134,7 +153,7 @@ impl Node {
     /// The string, when this is one.
     pub fn as_str(&self) -> Option<&str> {
         match self {
-            Node::String(text) => Some(text),
+            Node::String(text) | Node::PlainString(text) => Some(text),
             _ => None,
         }
     }
@@ -173,7 +192,7 @@ impl Node {
             Node::Null => Value::Null,
             Node::Bool(value) => Value::Bool(*value),
             Node::Number(number) => Value::Number(number.clone()),
-            Node::String(text) => Value::String(text.to_string()),
+            Node::String(text) | Node::PlainString(text) => Value::String(text.to_string()),
             Node::Array(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             Node::Object(object) => Value::Object(
                 object
@@ -251,6 +270,13 @@ impl<'de> Visitor<'de> for NodeVisitor {
         Ok(Number::from_f64(value).map_or(Node::Null, Node::Number))
     }
 
+    /// `serde_json` hands over a string borrowed from the input only when it had
+    /// no escape sequence, and it refuses raw control characters: such a string
+    /// needs no escaping.
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Node, E> {
+        Ok(Node::PlainString(CompactString::new(value)))
+    }
+
     fn visit_str<E>(self, value: &str) -> Result<Node, E> {
         Ok(Node::String(CompactString::new(value)))
     }
@@ -323,6 +349,18 @@ mod tests {
         assert_eq!(keys, ["b", "a", "big"]);
         assert_eq!(node.to_json(), serde_json::from_str::<Value>(text).unwrap());
         assert_eq!(Node::from(node.to_json()), Node::from(serde_json::from_str::<Value>(text).unwrap()));
+    }
+
+    #[test]
+    fn only_strings_without_escapes_are_plain() {
+        let node: Node = serde_json::from_str(r#"["plain é", "esc\"aped", "\u0041"]"#).unwrap();
+        let Node::Array(items) = node else {
+            unreachable!("a list")
+        };
+        assert!(matches!(&items[0], Node::PlainString(text) if text == "plain é"));
+        assert!(matches!(&items[1], Node::String(text) if text == "esc\"aped"));
+        assert!(matches!(&items[2], Node::String(text) if text == "A"));
+        assert_eq!(items[0], Node::String("plain é".into()));
     }
 
     #[test]
