@@ -48,7 +48,7 @@ impl Executor {
             Ok(data) => self.shape(&plan.primary.projection, &data, state.response_capacity()),
             Err(_) => b"null".to_vec(),
         };
-        let mut delivered: Node = serde_json::from_slice(&written).unwrap_or(Node::Null);
+        let mut delivered = parse_written(&written);
         let mut primary = GraphQLResponse {
             data: Some(written),
             errors: state.errors.into_inner().unwrap_or_default(),
@@ -138,8 +138,8 @@ impl Executor {
             };
             let mut written = Vec::with_capacity(256);
             write_projected(&self.supergraph, &part.projection, object, &mut written);
-            if let (Ok(value @ Node::Object(_)), Some(target)) = (
-                serde_json::from_slice::<Node>(&written),
+            if let (value @ Node::Object(_), Some(target)) = (
+                parse_written(&written),
                 data::value_at_mut(delivered, &path),
             ) {
                 data::deep_merge(target, value);
@@ -167,6 +167,14 @@ impl Executor {
         }
         entries
     }
+}
+
+/// Data the router wrote, read back (`null` if it could not be, which cannot happen).
+fn parse_written(written: &[u8]) -> Node {
+    std::str::from_utf8(written)
+        .ok()
+        .and_then(|text| super::json_parse::parse(text).ok())
+        .unwrap_or_default()
 }
 
 /// One `incremental` entry: the fragment's data at one object (JSON text, in

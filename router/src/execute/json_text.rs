@@ -8,15 +8,21 @@ use super::node::Node;
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Whether any byte of `word` is one JSON escapes. For an ASCII byte, each of the
-/// three differences gets its high bit set exactly when the byte is a control
-/// character, `"` or `\` (a borrow only ever flags bytes above one that matched);
-/// bytes from 0x80 up (UTF-8) never match.
-const fn needs_escape(word: u64) -> bool {
+/// The bytes of `word` (little-endian) JSON escapes, as their high bits. For an
+/// ASCII byte, each of the three differences gets its high bit set exactly when the
+/// byte is a control character, `"` or `\` — a borrow only ever flags bytes above
+/// one that matched, so the lowest bit set is exact; bytes from 0x80 up (UTF-8)
+/// never match.
+pub(super) const fn escape_mask(word: u64) -> u64 {
     let controls = word.wrapping_sub(ONES * 0x20);
     let quotes = (word ^ (ONES * b'"' as u64)).wrapping_sub(ONES);
     let backslashes = (word ^ (ONES * b'\\' as u64)).wrapping_sub(ONES);
-    (controls | quotes | backslashes) & !word & HIGHS != 0
+    (controls | quotes | backslashes) & !word & HIGHS
+}
+
+/// Whether any byte of `word` is one JSON escapes.
+const fn needs_escape(word: u64) -> bool {
+    escape_mask(word) != 0
 }
 
 /// Whether any of sixteen bytes is one JSON escapes.
@@ -204,7 +210,7 @@ mod tests {
         write_value(&Node::from(value.clone()), &mut ours);
         assert_eq!(String::from_utf8(ours).unwrap(), value.to_string());
         let text = r#"{"plain":"x","escaped":"a\"b\u0001","list":["é",1]}"#;
-        let parsed: Node = serde_json::from_str(text).unwrap();
+        let parsed = super::super::json_parse::parse(text).unwrap();
         let mut ours = Vec::new();
         write_value(&parsed, &mut ours);
         assert_eq!(String::from_utf8(ours).unwrap(), text);

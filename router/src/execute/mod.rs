@@ -5,6 +5,7 @@
 
 pub mod data;
 mod incremental;
+pub mod json_parse;
 mod json_text;
 pub mod node;
 mod response;

@@ -5,14 +5,7 @@
 //! stored inline. Parsing a subgraph's answer into it allocates a fraction of what
 //! `serde_json::Value` needs.
 
-use std::fmt;
-
 use compact_str::CompactString;
-use serde::Deserialize;
-use serde::Deserializer;
-use serde::de::MapAccess;
-use serde::de::SeqAccess;
-use serde::de::Visitor;
 use serde_json::Number;
 use serde_json::Value;
 
@@ -226,115 +219,6 @@ impl From<serde_json::Map<String, Value>> for Object {
     }
 }
 
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
-    }
-}
-
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a JSON value")
-    }
-
-    fn visit_unit<E>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
-        Node::deserialize(deserializer)
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Node, E> {
-        Ok(Node::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Node, E> {
-        Ok(Node::Number(value.into()))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Node, E> {
-        Ok(Node::Number(value.into()))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Node, E> {
-        // JSON has no NaN or infinity: a parser never hands one over.
-        Ok(Number::from_f64(value).map_or(Node::Null, Node::Number))
-    }
-
-    /// `serde_json` hands over a string borrowed from the input only when it had
-    /// no escape sequence, and it refuses raw control characters: such a string
-    /// needs no escaping.
-    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Node, E> {
-        Ok(Node::PlainString(CompactString::new(value)))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Node, E> {
-        Ok(Node::String(CompactString::new(value)))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Node, E> {
-        Ok(Node::String(value.into()))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Node::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-        while let Some(Key(key)) = map.next_key()? {
-            entries.push((key, map.next_value()?));
-        }
-        Ok(Node::Object(Object { entries }))
-    }
-}
-
-/// An object key, read without an intermediate `String`.
-struct Key(CompactString);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl Visitor<'_> for KeyVisitor {
-    type Value = Key;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("an object key")
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Key, E> {
-        Ok(Key(CompactString::new(value)))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Key, E> {
-        Ok(Key(value.into()))
-    }
-}
-
-/// Reads `present` fields: JSON `null` is `Some(Node::Null)`, so with
-/// `#[serde(default)]` an absent field (`None`) differs from a null one.
-pub fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Node>, D::Error> {
-    Node::deserialize(deserializer).map(Some)
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -344,23 +228,11 @@ mod tests {
     #[test]
     fn parsed_json_keeps_every_value_and_the_order_of_keys() {
         let text = r#"{"b":[1,-2,2.5,true,null,"x\"y"],"a":{"long key past twenty-four bytes":"é"},"big":18446744073709551615}"#;
-        let node: Node = serde_json::from_str(text).unwrap();
+        let node = crate::execute::json_parse::parse(text).unwrap();
         let keys: Vec<&str> = node.as_object().unwrap().iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["b", "a", "big"]);
         assert_eq!(node.to_json(), serde_json::from_str::<Value>(text).unwrap());
         assert_eq!(Node::from(node.to_json()), Node::from(serde_json::from_str::<Value>(text).unwrap()));
-    }
-
-    #[test]
-    fn only_strings_without_escapes_are_plain() {
-        let node: Node = serde_json::from_str(r#"["plain é", "esc\"aped", "\u0041"]"#).unwrap();
-        let Node::Array(items) = node else {
-            unreachable!("a list")
-        };
-        assert!(matches!(&items[0], Node::PlainString(text) if text == "plain é"));
-        assert!(matches!(&items[1], Node::String(text) if text == "esc\"aped"));
-        assert!(matches!(&items[2], Node::String(text) if text == "A"));
-        assert_eq!(items[0], Node::String("plain é".into()));
     }
 
     #[test]

@@ -282,38 +282,31 @@ async fn exchange(
     Ok((status.as_u16(), bytes))
 }
 
-/// A GraphQL response body as the router reads it: `data` straight into the
-/// router's own tree; a field absent is `None`, a field `null` is `Some(null)`.
-#[derive(serde::Deserialize)]
-struct ResponseBody {
-    #[serde(default, deserialize_with = "crate::execute::node::present")]
-    data: Option<Node>,
-    #[serde(default)]
-    errors: Option<Value>,
-}
-
 /// Reads a subgraph's HTTP answer as a GraphQL response.
 fn parse_response(status: u16, bytes: &Bytes) -> Result<SubgraphResponse, FetchError> {
     // UTF-8 checked once for the whole body (fast for ASCII), not string by string.
-    let parsed: Option<ResponseBody> = std::str::from_utf8(bytes)
+    let parsed = std::str::from_utf8(bytes)
         .ok()
-        .and_then(|text| serde_json::from_str(text).ok());
-    let graphql = parsed.filter(|body| body.data.is_some() || body.errors.is_some());
+        .and_then(|text| crate::execute::json_parse::parse(text).ok());
+    let graphql = match parsed {
+        Some(Node::Object(body)) if body.get("data").is_some() || body.get("errors").is_some() => Some(body),
+        _ => None,
+    };
     if !(200..300).contains(&status) && graphql.is_none() {
         let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).to_string();
         return Err(FetchError::Status { status, body: text });
     }
-    let Some(body) = graphql else {
+    let Some(mut body) = graphql else {
         return Err(FetchError::InvalidResponse(
             "the body is not a JSON GraphQL response with data or errors".to_string(),
         ));
     };
-    let errors = match body.errors {
-        Some(Value::Array(errors)) => errors,
+    let errors = match body.remove("errors") {
+        Some(Node::Array(errors)) => errors.iter().map(Node::to_json).collect(),
         _ => Vec::new(),
     };
     Ok(SubgraphResponse {
-        data: body.data.unwrap_or_default(),
+        data: body.remove("data").unwrap_or_default(),
         errors,
         size: bytes.len(),
     })
