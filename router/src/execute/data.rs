@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-
 use super::json_text::write_object;
 use super::json_text::write_str;
 use super::json_text::write_value;

@@ -138,10 +138,9 @@ impl Executor {
             };
             let mut written = Vec::with_capacity(256);
             write_projected(&self.supergraph, &part.projection, object, &mut written);
-            if let (value @ Node::Object(_), Some(target)) = (
-                parse_written(&written),
-                data::value_at_mut(delivered, &path),
-            ) {
+            if let (value @ Node::Object(_), Some(target)) =
+                (parse_written(&written), data::value_at_mut(delivered, &path))
+            {
                 data::deep_merge(target, value);
             }
             entries.push(Entry {

@@ -61,7 +61,10 @@ impl Object {
 
     /// The value under `key`.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, value)| value)
+        self.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value)
     }
 
     /// The value under `key`, looked for from `*cursor` on first (then from the
@@ -232,7 +235,10 @@ mod tests {
         let keys: Vec<&str> = node.as_object().unwrap().iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["b", "a", "big"]);
         assert_eq!(node.to_json(), serde_json::from_str::<Value>(text).unwrap());
-        assert_eq!(Node::from(node.to_json()), Node::from(serde_json::from_str::<Value>(text).unwrap()));
+        assert_eq!(
+            Node::from(node.to_json()),
+            Node::from(serde_json::from_str::<Value>(text).unwrap())
+        );
     }
 
     #[test]
