@@ -4,8 +4,7 @@
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
-use super::json_text::write_object;
-use super::json_text::write_str;
+use super::json_text::write_name;
 use super::json_text::write_value;
 use super::node::Node;
 use super::node::Object;
@@ -388,15 +387,24 @@ fn put<'a>(picked: &mut Picks<'a>, key: &'a str, value: Picked<'a>) {
     }
 }
 
+/// Writes picked fields as a JSON object; their keys are GraphQL names, which need no
+/// escaping.
 fn write_picked(picked: &[(&str, Picked<'_>)], supergraph: &Supergraph, out: &mut Vec<u8>) -> Option<()> {
-    write_object(picked.iter().copied(), out, |value, out| {
+    out.push(b'{');
+    for (index, (key, value)) in picked.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write_name(key, out);
+        out.push(b':');
         match value {
             Picked::Whole(value) => write_value(value, out),
             Picked::Selected(value, selection) => write_selected(value, selection, supergraph, out)?,
-            Picked::Typename(typename) => write_str(typename, out),
+            Picked::Typename(typename) => write_name(typename, out),
         }
-        Some(())
-    })
+    }
+    out.push(b'}');
+    Some(())
 }
 
 fn write_selected(

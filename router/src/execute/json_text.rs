@@ -97,6 +97,15 @@ fn write_escape(byte: u8, out: &mut Vec<u8>) {
     }
 }
 
+/// Appends a GraphQL name (letters, digits and `_`: nothing JSON escapes) as a JSON
+/// string.
+pub fn write_name(name: &str, out: &mut Vec<u8>) {
+    out.reserve(name.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+}
+
 /// Appends a JSON object of `entries`, each value written by `write`; stops (the
 /// object left unfinished) at the first value `write` gives up on.
 pub fn write_object<K: AsRef<str>, V>(
