@@ -84,6 +84,56 @@ fn walk<'d>(
     }
 }
 
+/// Like [`for_each_object`], with each object mutably.
+pub fn for_each_object_mut(
+    data: &mut Node,
+    path: &[PathElement],
+    supergraph: &Supergraph,
+    mut visit: impl FnMut(&[usize], &mut Node),
+) {
+    let mut indices = Vec::new();
+    walk_mut(data, path, supergraph, &mut indices, &mut visit);
+}
+
+fn walk_mut(
+    value: &mut Node,
+    path: &[PathElement],
+    supergraph: &Supergraph,
+    indices: &mut Vec<usize>,
+    visit: &mut impl FnMut(&[usize], &mut Node),
+) {
+    let Some((first, rest)) = path.split_first() else {
+        if value.is_object() {
+            visit(indices, value);
+        }
+        return;
+    };
+    match (first, value) {
+        (PathElement::Key(key), Node::Object(object)) => {
+            if let Some(child) = object.get_mut(key.as_str()) {
+                walk_mut(child, rest, supergraph, indices, visit);
+            }
+        }
+        (PathElement::List, Node::Array(items)) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                indices.push(index);
+                walk_mut(item, rest, supergraph, indices, visit);
+                indices.pop();
+            }
+        }
+        (PathElement::TypeCondition(condition), value @ Node::Object(_)) => {
+            let matches = value
+                .get("__typename")
+                .and_then(Node::as_str)
+                .is_some_and(|typename| supergraph.type_matches(condition, typename));
+            if matches {
+                walk_mut(value, rest, supergraph, indices, visit);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// The concrete path of the object reached through a plan path with these list
 /// indices.
 pub fn segments(path: &[PathElement], indices: &[usize]) -> Vec<Segment> {
@@ -510,6 +560,35 @@ mod tests {
             ]
         );
         assert_eq!(representations.indices(), [0, 1, 0]);
+    }
+
+    #[test]
+    fn the_mutable_walk_meets_the_objects_of_the_shared_one_in_order() {
+        let supergraph = Supergraph::parse(FIXTURE).unwrap();
+        let mut data = Node::from(json!({"products": [
+            {"__typename": "Product", "reviews": [{"id": "a"}, {"id": "b"}]},
+            null,
+            {"__typename": "User", "reviews": [{"id": "c"}]},
+            {"__typename": "Product", "reviews": [{"id": "d"}]}
+        ]}));
+        let path = [
+            PathElement::Key(name!("products")),
+            PathElement::List,
+            PathElement::TypeCondition(name!("Product")),
+            PathElement::Key(name!("reviews")),
+            PathElement::List,
+        ];
+        let mut shared = Vec::new();
+        for_each_object(&data, &path, &supergraph, |at, object| {
+            shared.push((at.to_vec(), object.get("id").cloned()))
+        });
+        let mut mutable = Vec::new();
+        for_each_object_mut(&mut data, &path, &supergraph, |at, object| {
+            mutable.push((at.to_vec(), object.get("id").cloned()))
+        });
+        assert_eq!(shared, mutable);
+        let ids: Vec<_> = shared.iter().map(|(at, _)| at.clone()).collect();
+        assert_eq!(ids, [vec![0, 0], vec![0, 1], vec![3, 0]]);
     }
 
     #[test]

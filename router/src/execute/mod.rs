@@ -497,12 +497,9 @@ impl Executor {
             }
         }
         if let Ok(mut data) = state.data.lock() {
-            for ((number, list_indices), &index) in targets.iter().zip(indices) {
-                let (Some(uses), Some(target)) = (
-                    remaining_uses.get_mut(index),
-                    data::object_at_mut(&mut data, paths[number], list_indices),
-                ) else {
-                    continue;
+            let mut merge = |target: &mut Node, index: usize| {
+                let Some(uses) = remaining_uses.get_mut(index) else {
+                    return;
                 };
                 *uses -= 1;
                 let entity = if *uses == 0 {
@@ -512,6 +509,37 @@ impl Executor {
                 };
                 if entity.is_object() {
                     data::deep_merge(target, entity);
+                }
+            };
+            // One walk per path meets the objects in the order they were collected
+            // (instead of a walk from the root per object).
+            let mut merged = vec![false; indices.len()];
+            for (number, path) in paths.iter().enumerate() {
+                let mut pending = targets
+                    .iter()
+                    .zip(indices)
+                    .enumerate()
+                    .filter(|(_, ((path_number, _), _))| *path_number == number)
+                    .peekable();
+                data::for_each_object_mut(&mut data, path, &self.supergraph, |at, target| {
+                    if let Some(&(position, ((_, wanted), &index))) = pending.peek()
+                        && wanted == at
+                    {
+                        pending.next();
+                        merged[position] = true;
+                        merge(target, index);
+                    }
+                });
+            }
+            // Objects the walks missed (the data changed shape meanwhile), one by one.
+            for (((number, list_indices), &index), _) in targets
+                .iter()
+                .zip(indices)
+                .zip(&merged)
+                .filter(|(_, merged)| !**merged)
+            {
+                if let Some(target) = data::object_at_mut(&mut data, paths[number], list_indices) {
+                    merge(target, index);
                 }
             }
         }
