@@ -161,10 +161,11 @@ async fn assert_partial(mesh: &mesh::Mesh) {
 
 #[tokio::test]
 async fn a_subgraph_that_is_down_500_non_json_or_slow_gives_partial_data() {
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("address")
-    };
+    // A port bound but not listening refuses connections, and no other test's
+    // server can take it while the socket is held (a port merely released can be).
+    let held = tokio::net::TcpSocket::new_v4().expect("socket");
+    held.bind("127.0.0.1:0".parse().expect("address")).expect("bind");
+    let closed = held.local_addr().expect("address");
     let down = mesh::start("", Some(("inventory", format!("http://{closed}/graphql")))).await;
     assert_partial(&down).await;
 
