@@ -15,6 +15,10 @@ use dictamesh_catalog::relationships::relationship_graph;
 use dictamesh_catalog::{Catalog, Database};
 use serde_json::json;
 
+/// The allocator of the `dictamesh` binary that serves the catalog.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CUSTOMERS: i64 = 50_000;
 const INVOICES_PER_CUSTOMER: i64 = 10;
 const PRODUCTS: i64 = 10_000;
@@ -200,6 +204,7 @@ async fn bench_ingest(db: &Database) {
         })
         .collect();
     let mut samples = Vec::with_capacity(BATCHES);
+    let cpu_before = machine_cpu();
     let started = Instant::now();
     let mut ingested = 0;
     for batch in &batches {
@@ -213,6 +218,15 @@ async fn bench_ingest(db: &Database) {
          {:.0} events/s",
         ingested as f64 / elapsed.as_secs_f64()
     );
+    if let (Some((busy0, total0)), Some((busy1, total1))) = (cpu_before, machine_cpu()) {
+        let busy = (busy1 - busy0) as f64;
+        println!(
+            "ingest: the machine's CPUs were {:.0}% busy ({:.1} ms of CPU per 1000 events, this process and \
+             PostgreSQL together)",
+            100.0 * busy / (total1 - total0) as f64,
+            busy * 10.0 / (ingested as f64 / 1000.0),
+        );
+    }
     report("ingest batch of 1000", samples);
     let replay = Instant::now();
     let duplicates = ingestor.ingest(&batches[0]).await.unwrap().duplicates;
@@ -220,6 +234,22 @@ async fn bench_ingest(db: &Database) {
         "ingest replay of a batch: {duplicates} duplicates dropped in {:.1}ms",
         replay.elapsed().as_secs_f64() * 1e3
     );
+}
+
+/// Busy and total time of all the machine's CPUs so far, in clock ticks
+/// (Linux's `/proc/stat`, where a tick is 10 ms); `None` elsewhere.
+fn machine_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some((total - idle, total))
 }
 
 #[tokio::main]

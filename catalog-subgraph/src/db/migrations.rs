@@ -34,6 +34,18 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../../migrations/postgres/0004_event_log_query_indexes.sql"),
         include_str!("../../../migrations/sqlite/0004_event_log_query_indexes.sql"),
     ),
+    (
+        5,
+        "catalog pages keep room for in-place updates",
+        include_str!("../../../migrations/postgres/0005_catalog_hot_updates.sql"),
+        include_str!("../../../migrations/sqlite/0005_catalog_hot_updates.sql"),
+    ),
+    (
+        6,
+        "event log partitions created once under concurrency",
+        include_str!("../../../migrations/postgres/0006_event_log_partition_race.sql"),
+        include_str!("../../../migrations/sqlite/0006_event_log_partition_race.sql"),
+    ),
 ];
 
 /// The migrator for the database's backend.

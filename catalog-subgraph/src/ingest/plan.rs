@@ -46,6 +46,20 @@ pub(crate) struct NewRelationship {
     pub event_id: String,
 }
 
+impl NewRelationship {
+    /// The key of `idx_relationship_current`: subject, relationship type and
+    /// object.
+    pub fn current_key(&self) -> (&str, &str, &str, &str, &str) {
+        (
+            &self.subject_type,
+            &self.subject_id,
+            &self.relationship_type,
+            &self.object_type,
+            &self.object_id,
+        )
+    }
+}
+
 /// The relationship writes of a batch.
 #[derive(Debug, Default)]
 pub(crate) struct RelationshipPlan {
@@ -276,7 +290,8 @@ pub(crate) struct Touch {
 }
 
 /// One touch per entity seen by change events: the latest time, and the
-/// status of the latest event that sets one.
+/// status of the latest event that sets one; ordered by entity, so that
+/// concurrent batches lock catalog entries in the same order.
 pub(crate) fn touches(events: &[Event]) -> Vec<Touch> {
     let mut touches: Vec<Touch> = Vec::new();
     let mut index: HashMap<EntityKey, usize> = HashMap::new();
@@ -316,6 +331,7 @@ pub(crate) fn touches(events: &[Event]) -> Vec<Touch> {
             }
         }
     }
+    touches.sort_unstable_by(|a, b| a.key.cmp(&b.key));
     touches
 }
 

@@ -19,10 +19,13 @@ use crate::registry;
 
 /// Writes the events of a batch whose `event_id`s are new, in one
 /// transaction; returns how many were new.
-pub(super) async fn write_batch(pool: &PgPool, mut events: Vec<Event>) -> Result<usize, CatalogError> {
+pub(super) async fn write_batch(pool: PgPool, mut events: Vec<Event>) -> Result<usize, CatalogError> {
     let mut tx = pool.begin().await?;
-    let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
-    let times: Vec<DateTime<Utc>> = events.iter().map(|e| e.at).collect();
+    // Ids in order, so that batches sharing event ids lock them in one order
+    // (and never deadlock) however their events arrived.
+    let mut claims: Vec<(&str, DateTime<Utc>)> = events.iter().map(|e| (e.event_id.as_str(), e.at)).collect();
+    claims.sort_unstable_by_key(|&(id, _)| id);
+    let (ids, times): (Vec<&str>, Vec<DateTime<Utc>>) = claims.into_iter().unzip();
     let fresh: HashSet<String> = sqlx::query_scalar(
         "INSERT INTO event_ids (event_id, event_timestamp) SELECT * FROM unnest($1::text[], $2::timestamptz[]) \
          ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
@@ -278,7 +281,14 @@ async fn relate(
     plan: RelationshipPlan,
     catalog: &CatalogIds,
 ) -> Result<(), CatalogError> {
-    let RelationshipPlan { close, insert } = plan;
+    let RelationshipPlan {
+        mut close,
+        mut insert,
+    } = plan;
+    // Rows in one order (closed by id, inserted by current-relationship key)
+    // so that concurrent batches lock them in the same order.
+    close.sort_unstable_by_key(|&(id, _)| id);
+    insert.sort_by(|a, b| a.current_key().cmp(&b.current_key()));
     if !close.is_empty() {
         let (ids, ends): (Vec<Uuid>, Vec<DateTime<Utc>>) = close.into_iter().unzip();
         sqlx::query(

@@ -502,3 +502,34 @@ async fn postgres_a_failed_part_writes_nothing_and_the_retried_batch_writes_the_
     assert_eq!(count("SELECT COUNT(*) FROM event_log").await, 41);
     assert_eq!(current_objects(&t, "c3", None).await, ["i35"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_consumers_replaying_the_same_events_in_opposite_orders_both_finish() {
+    let t = TestDb::new(Backend::Postgres).await;
+    // Two consumers of one topic after a rebalance: both hold the same
+    // events, in opposite orders, and write them at the same moment. Each
+    // must lock event ids, catalog entries and relationships in one order,
+    // or the two transactions wait on each other until PostgreSQL aborts one
+    // as a deadlock.
+    const EVENTS: i64 = 2000;
+    let forward: Vec<IngestMessage> = (0..EVENTS)
+        .map(|n| {
+            changed(
+                &format!("e{n}"),
+                &format!("c{n}"),
+                T0 + n,
+                invoices(&[&format!("i{n}")]),
+            )
+        })
+        .collect();
+    let backward: Vec<IngestMessage> = forward.iter().rev().cloned().collect();
+    let consumer = |messages: Vec<IngestMessage>| {
+        let ingestor = Ingestor::new(t.db.clone()).with_writers(1, 1);
+        tokio::spawn(async move { ingestor.ingest(&messages).await })
+    };
+    let (first, second) = (consumer(forward), consumer(backward));
+    let (first, second) = (first.await.unwrap().unwrap(), second.await.unwrap().unwrap());
+    assert_eq!(first.ingested + second.ingested, EVENTS as usize);
+    assert_eq!(first.duplicates + second.duplicates, EVENTS as usize);
+    assert_eq!(current_objects(&t, "c7", None).await, ["i7"]);
+}

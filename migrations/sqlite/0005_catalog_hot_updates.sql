@@ -1,0 +1,2 @@
+-- PostgreSQL only (the catalog's page fill factor, see
+-- migrations/postgres/0005): SQLite has no such storage parameter.

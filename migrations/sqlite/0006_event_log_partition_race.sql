@@ -1,0 +1,2 @@
+-- PostgreSQL only (the event log's monthly partitions, see
+-- migrations/postgres/0006): SQLite's event log is one table.
