@@ -60,26 +60,44 @@ impl GraphQLResponse {
 
     /// Appends the response as JSON to `out`.
     pub fn write(&self, out: &mut Vec<u8>) {
-        out.push(b'{');
-        let mut first = true;
-        let mut separator = |out: &mut Vec<u8>| {
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-        };
-        if !self.errors.is_empty() {
-            separator(out);
-            out.extend_from_slice(b"\"errors\":");
-            let _ = serde_json::to_writer(&mut *out, &self.errors);
-        }
+        self.write_head(out);
         if let Some(data) = &self.data {
-            separator(out);
-            out.extend_from_slice(b"\"data\":");
             out.extend_from_slice(data);
         }
+        self.write_tail(out);
+    }
+
+    /// The response as JSON text in three parts, the middle one the `data`
+    /// as written (not copied): what comes before it, it, what comes after.
+    pub fn into_parts(self) -> [Bytes; 3] {
+        let mut head = Vec::with_capacity(16);
+        self.write_head(&mut head);
+        let mut tail = Vec::with_capacity(1);
+        self.write_tail(&mut tail);
+        [head.into(), self.data.unwrap_or_default().into(), tail.into()]
+    }
+
+    /// `{`, the errors and the `data` key: what precedes the data's text.
+    fn write_head(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        if !self.errors.is_empty() {
+            out.extend_from_slice(b"\"errors\":");
+            let _ = serde_json::to_writer(&mut *out, &self.errors);
+            if self.data.is_some() {
+                out.push(b',');
+            }
+        }
+        if self.data.is_some() {
+            out.extend_from_slice(b"\"data\":");
+        }
+    }
+
+    /// The extensions and `}`: what follows the data's text.
+    fn write_tail(&self, out: &mut Vec<u8>) {
         if !self.extensions.is_empty() {
-            separator(out);
+            if !self.errors.is_empty() || self.data.is_some() {
+                out.push(b',');
+            }
             out.extend_from_slice(b"\"extensions\":");
             let _ = serde_json::to_writer(&mut *out, &self.extensions);
         }
@@ -213,10 +231,15 @@ impl Executor {
         }
     }
 
-    /// The response `data` written through `projection` from the merged data.
+    /// The response `data` written through `projection` from the merged data,
+    /// into room for `capacity` bytes or the projection's last response
+    /// (entities repeat in a response: it is often longer than what the
+    /// subgraphs sent, and growing it copies it each time).
     fn shape(&self, projection: &Projection, data: &Node, capacity: usize) -> Vec<u8> {
-        let mut written = Vec::with_capacity(capacity);
+        let last = projection.last_length();
+        let mut written = Vec::with_capacity(capacity.max(last + last / 8));
         write_projected(&self.supergraph, projection, data, &mut written);
+        projection.record_length(written.len());
         written
     }
 
@@ -618,4 +641,36 @@ fn subgraph_error(error: Value, subgraph: &str, entity_path: Option<Option<Vec<V
     }
     object.remove("locations");
     Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_response_in_parts_is_the_same_text_as_written_whole() {
+        let error = graphql_error("boom", "SUBREQUEST_HTTP_ERROR");
+        let mut extensions = Map::new();
+        extensions.insert("cost".into(), json!(3));
+        let data = Some(br#"{"a":1}"#.to_vec());
+        for (data, errors, extensions) in [
+            (data.clone(), vec![], Map::new()),
+            (data.clone(), vec![error.clone()], Map::new()),
+            (data.clone(), vec![error.clone()], extensions.clone()),
+            (data, vec![], extensions.clone()),
+            (None, vec![error.clone()], Map::new()),
+            (None, vec![error], extensions.clone()),
+            (None, vec![], extensions),
+            (None, vec![], Map::new()),
+        ] {
+            let response = GraphQLResponse {
+                data,
+                errors,
+                extensions,
+            };
+            let whole = response.to_bytes();
+            serde_json::from_slice::<Value>(&whole).expect("valid JSON");
+            assert_eq!(response.into_parts().concat(), whole);
+        }
+    }
 }

@@ -6,6 +6,7 @@
 mod console;
 pub mod csrf;
 pub mod incremental;
+mod parts_body;
 
 use std::sync::Arc;
 use std::sync::RwLock;
@@ -408,7 +409,15 @@ async fn run_single(
 
 fn respond(result: Result<GraphQLResponse, RequestError>, media_type: &'static str) -> Response {
     match result {
-        Ok(response) => bytes_response(StatusCode::OK, media_type, response.to_bytes()),
+        Ok(response) => {
+            let mut response = Response::new(axum::body::Body::new(parts_body::PartsBody::new(
+                response.into_parts(),
+            )));
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+            response
+        }
         Err(error) => request_error_response(&error, media_type),
     }
 }

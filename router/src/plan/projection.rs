@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::RwLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use apollo_compiler::Name;
 use apollo_compiler::ast;
@@ -26,6 +27,9 @@ use crate::supergraph::Supergraph;
 pub struct Projection {
     /// The root object's fields.
     pub root: ObjectProjection,
+    /// The length of the last response written through it: room to reserve
+    /// for the next one, which is mostly as long.
+    last_length: AtomicUsize,
 }
 
 impl Projection {
@@ -33,7 +37,19 @@ impl Projection {
     pub fn new(supergraph: &Supergraph, root_type: &Name, selection: &SelectionSet) -> Self {
         Projection {
             root: ObjectProjection::new(supergraph, &[selection], root_type, root_type),
+            last_length: AtomicUsize::new(0),
         }
+    }
+
+    /// The length of the last response written through this projection (0
+    /// before the first).
+    pub fn last_length(&self) -> usize {
+        self.last_length.load(Ordering::Relaxed)
+    }
+
+    /// Records the length of a response just written through it.
+    pub fn record_length(&self, length: usize) {
+        self.last_length.store(length, Ordering::Relaxed);
     }
 }
 
