@@ -234,11 +234,11 @@ fn response_media_type(headers: &HeaderMap) -> &'static str {
 }
 
 fn json_response(status: StatusCode, media_type: &'static str, body: &Value) -> Response {
-    bytes_response(status, media_type, serde_json::to_vec(body).unwrap_or_default())
+    body_response(status, media_type, serde_json::to_vec(body).unwrap_or_default())
 }
 
-fn bytes_response(status: StatusCode, media_type: &'static str, bytes: Vec<u8>) -> Response {
-    let mut response = (status, bytes).into_response();
+fn body_response(status: StatusCode, media_type: &'static str, body: impl IntoResponse) -> Response {
+    let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
@@ -347,7 +347,7 @@ async fn post_graphql(State(state): State<Arc<RouterState>>, headers: HeaderMap,
                 response.write(&mut body);
             }
             body.push(b']');
-            bytes_response(StatusCode::OK, media_type, body)
+            body_response(StatusCode::OK, media_type, body)
         }
         single => match serde_json::from_value::<GraphQLRequest>(single) {
             Ok(request) => {
@@ -409,15 +409,11 @@ async fn run_single(
 
 fn respond(result: Result<GraphQLResponse, RequestError>, media_type: &'static str) -> Response {
     match result {
-        Ok(response) => {
-            let mut response = Response::new(axum::body::Body::new(parts_body::PartsBody::new(
-                response.into_parts(),
-            )));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
-            response
-        }
+        Ok(response) => body_response(
+            StatusCode::OK,
+            media_type,
+            axum::body::Body::new(parts_body::PartsBody::new(response.into_parts())),
+        ),
         Err(error) => request_error_response(&error, media_type),
     }
 }
