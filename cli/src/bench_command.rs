@@ -51,11 +51,19 @@ pub struct BenchArgs {
     /// cost; metrics are always recorded).
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     router_tracing: String,
+    /// Turn on inbound request de-duplication in both routers
+    /// (`traffic_shaping.router.dedupe`), as the benchmark repository configures
+    /// Hive Router: identical queries in flight share one execution.
+    #[arg(long)]
+    dedupe: bool,
     /// Only serve the kit-built workload's subgraphs, print the path of their
     /// supergraph and wait (to load or profile a router started by hand).
     #[arg(long, conflicts_with_all = ["supergraph", "hive_router"])]
     serve_only: bool,
 }
+
+/// Inbound request de-duplication on, in the key both routers read.
+const DEDUPE_CONFIG: &str = "traffic_shaping:\n  router:\n    dedupe:\n      enabled: true\n";
 
 /// One router's figures.
 struct Figures {
@@ -117,6 +125,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .arg(format!("127.0.0.1:{port}"))
         .env("DICTAMESH_LOG", "error")
         .env("DICTAMESH_TRACING", &args.router_tracing);
+    if args.dedupe {
+        let config = work_dir.join("dictamesh-router.yaml");
+        std::fs::write(&config, DEDUPE_CONFIG).context("cannot write the router's configuration")?;
+        command.arg("--config").arg(&config);
+    }
     results.push(measure("dictamesh", command, port, &body, &script, &args).await?);
 
     if let Some(hive) = &args.hive_router {
@@ -125,8 +138,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::fs::write(
             &config,
             format!(
-                "supergraph:\n  source: file\n  path: {}\nhttp:\n  host: 127.0.0.1\n  port: {port}\nlog:\n  level: error\n",
-                supergraph_path.display()
+                "supergraph:\n  source: file\n  path: {}\nhttp:\n  host: 127.0.0.1\n  port: {port}\nlog:\n  level: error\n{}",
+                supergraph_path.display(),
+                if args.dedupe { DEDUPE_CONFIG } else { "" }
             ),
         )
         .context("cannot write Hive Router's configuration")?;
@@ -145,8 +159,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "workload: graphql-gateways-benchmark query, {} connections, {}s per router",
-        args.connections, args.duration
+        "workload: graphql-gateways-benchmark query, {} connections, {}s per router, inbound de-duplication {}",
+        args.connections,
+        args.duration,
+        if args.dedupe { "on" } else { "off" }
     );
     println!(
         "{:<12} {:>10} {:>10} {:>10} {:>14}",

@@ -21,6 +21,7 @@
 //!   router:
 //!     rate_limit: { per_second: 50, burst: 100, key: { header: x-client-id } }
 //!     max_concurrent_requests: 512
+//!     dedupe: { enabled: true, headers: all }
 //! override_labels: [beta]
 //! headers:
 //!   all:
@@ -559,6 +560,27 @@ mod tests {
         let text = error.to_string();
         assert!(
             text.contains("router.yaml:3") && text.contains("authentication.jwt"),
+            "{text}"
+        );
+        let config = RouterConfig::from_yaml(
+            "traffic_shaping:\n  router:\n    dedupe: { enabled: true, headers: { include: [authorization] } }\n",
+            "router.yaml",
+            |_| None,
+        )
+        .expect("valid de-duplication settings");
+        assert_eq!(
+            config.traffic_shaping.router.dedupe.headers,
+            crate::traffic::request_dedupe::DedupeHeaders::Include(vec!["authorization".into()])
+        );
+        let error = RouterConfig::from_yaml(
+            "traffic_shaping:\n  router:\n    dedupe:\n      headers: { include: ['x y'] }\n",
+            "router.yaml",
+            |_| None,
+        )
+        .expect_err("not a header name");
+        let text = error.to_string();
+        assert!(
+            text.contains("router.yaml:3") && text.contains("dedupe.headers.include"),
             "{text}"
         );
         let error = RouterConfig::from_yaml("subgraph_signature:\n  secret: \"\"\n", "router.yaml", |_| None)

@@ -322,6 +322,15 @@ impl Governance {
         (authorization.filters && !paths.is_empty()).then_some((paths.as_slice(), value))
     }
 
+    /// Whether a response under `authorization` depends only on the operation,
+    /// its variables and its plan, so identical requests may share it: nothing
+    /// masked, refused or audited for this caller.
+    pub fn shares_responses(&self, authorization: &Authorization) -> bool {
+        authorization.decision.allows_everything()
+            && authorization.decision.pii_reads.is_empty()
+            && self.redactions(authorization).is_none()
+    }
+
     /// Adds the authorization errors where the configuration wants them (none for
     /// redacted fields).
     fn add_errors(&self, authorization: &Authorization, response: &mut GraphQLResponse) {

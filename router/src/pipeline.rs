@@ -33,6 +33,8 @@ use crate::subscriptions::EntityChangeSubscriptions;
 use crate::subscriptions::EventStream;
 use crate::supergraph::Supergraph;
 use crate::telemetry::RouterMetrics;
+use crate::traffic::DedupeConfig;
+use crate::traffic::RequestDedupe;
 
 /// What the pipeline allows and how it plans.
 #[derive(Debug, Clone)]
@@ -54,6 +56,8 @@ pub struct PipelineOptions {
     pub metrics: Arc<RouterMetrics>,
     /// Serve `Subscription.entityChanged` (the API schema gains it).
     pub subscriptions: bool,
+    /// Identical query requests in flight share one execution.
+    pub dedupe: DedupeConfig,
 }
 
 impl Default for PipelineOptions {
@@ -67,6 +71,7 @@ impl Default for PipelineOptions {
             apq_cache_size: Some(1000),
             metrics: Arc::new(RouterMetrics::new()),
             subscriptions: false,
+            dedupe: DedupeConfig::default(),
         }
     }
 }
@@ -92,6 +97,7 @@ pub struct Pipeline {
     percent_labels: Vec<(String, f64)>,
     apq: Option<ApqCache>,
     governance: Arc<Governance>,
+    dedupe: RequestDedupe,
 }
 
 impl Pipeline {
@@ -140,6 +146,7 @@ impl Pipeline {
             documents: DocumentCache::new(options.document_cache_size),
             apq: options.apq_cache_size.map(ApqCache::new),
             governance: Arc::new(Governance::directives_only(&supergraph)),
+            dedupe: RequestDedupe::new(&options.dedupe),
             supergraph,
             options,
             percent_labels,
@@ -378,6 +385,14 @@ impl Pipeline {
                 &authorization,
             )
         };
+        let shared_key = (self.dedupe.is_enabled()
+            && operation.operation_type == OperationType::Query
+            && self.governance.shares_responses(&authorization))
+        .then(|| {
+            self.dedupe
+                .key(&key, &variables, &crate::headers::client_headers())
+        })
+        .flatten();
         let missed = std::sync::atomic::AtomicBool::new(false);
         let normalize = || {
             missed.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -391,7 +406,7 @@ impl Pipeline {
             .metrics
             .record_plan_cache(!missed.load(std::sync::atomic::Ordering::Relaxed));
         let prepared = planned.map_err(plan_error)?;
-        let mut response = self
+        let execution = self
             .executor
             .execute_then(
                 &prepared.plan,
@@ -404,8 +419,17 @@ impl Pipeline {
                     }
                 },
             )
-            .instrument(tracing::info_span!("graphql.execute"))
-            .await;
+            .instrument(tracing::info_span!("graphql.execute"));
+        let mut response = match shared_key {
+            Some(key) => {
+                let (response, shared) = self.dedupe.share(key, execution).await;
+                if shared {
+                    self.options.metrics.record_deduplicated();
+                }
+                response
+            }
+            None => execution.await,
+        };
         let trace_id = crate::telemetry::trace_context::trace_id(&tracing::Span::current());
         let audit = dictamesh_governance::audit::RequestContext {
             caller,

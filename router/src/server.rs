@@ -189,6 +189,7 @@ pub fn build_observed_pipeline(
         apq_cache_size: config.apq.enabled.then_some(config.apq.cache_size),
         metrics,
         subscriptions: config.subscriptions.enabled,
+        dedupe: config.traffic_shaping.router.dedupe.clone(),
     };
     let governance = crate::governance::Governance::new(
         &supergraph,

@@ -51,6 +51,7 @@ pub struct RouterMetrics {
     fetch_retries: IntCounterVec,
     plan_cache_hits: IntCounter,
     plan_cache_misses: IntCounter,
+    deduplicated: IntCounter,
     breaker_state: IntGaugeVec,
 }
 
@@ -148,6 +149,10 @@ impl RouterMetrics {
                 "query_plan_cache_misses_total",
                 "Query plans computed because the cache had none.",
             ),
+            deduplicated: counter(
+                "deduplicated_requests_total",
+                "Query requests answered by an identical request's execution in flight.",
+            ),
             breaker_state,
             registry,
         }
@@ -192,6 +197,11 @@ impl RouterMetrics {
         } else {
             self.plan_cache_misses.inc();
         }
+    }
+
+    /// Counts a request that shared an identical request's execution.
+    pub fn record_deduplicated(&self) {
+        self.deduplicated.inc();
     }
 
     /// Sets a subgraph's breaker state.

@@ -9,10 +9,12 @@
 //!   router:
 //!     rate_limit: { per_second: 50, burst: 100, key: { header: x-client-id } }  # or key: ip, or key: { claim: sub }
 //!     max_concurrent_requests: 512
+//!     dedupe: { enabled: true, headers: all }   # identical queries in flight share one execution
 //! ```
 
 mod load_shedding;
 mod rate_limit;
+pub mod request_dedupe;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +33,8 @@ use serde::Deserialize;
 
 pub use self::load_shedding::ConcurrencyLimit;
 pub use self::rate_limit::ClientRateLimiter;
+pub use self::request_dedupe::DedupeConfig;
+pub use self::request_dedupe::RequestDedupe;
 use crate::http::RouterState;
 
 /// What identifies a client for its rate limit.
@@ -70,6 +74,9 @@ pub struct RouterTrafficConfig {
     /// GraphQL requests served at once; more are answered 503 at once. None by default.
     #[serde(default)]
     pub max_concurrent_requests: Option<usize>,
+    /// Identical query requests in flight share one execution; off by default.
+    #[serde(default)]
+    pub dedupe: DedupeConfig,
 }
 
 impl RouterTrafficConfig {
@@ -81,7 +88,7 @@ impl RouterTrafficConfig {
         if self.max_concurrent_requests == Some(0) {
             return Err("max_concurrent_requests must be at least 1".to_string());
         }
-        Ok(())
+        self.dedupe.check()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Client limits at the router's door: a client over its rate gets 429 with
 //! `Retry-After` while other clients are served; beyond the concurrency limit a
-//! request is shed at once with 503 and `Retry-After`.
+//! request is shed at once with 503 and `Retry-After`; identical requests in
+//! flight share subgraph fetches, and with `dedupe` one execution.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,4 +178,84 @@ async fn identical_concurrent_queries_reach_the_subgraph_once() {
         1,
         "one subgraph request for 100 queries"
     );
+}
+
+/// The router's `deduplicated_requests_total` counter.
+async fn deduplicated_requests(mesh: &mesh::Mesh) -> u64 {
+    let text = reqwest::get(format!("http://{}/metrics", mesh.router))
+        .await
+        .expect("the router answers")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find(|line| line.starts_with("dictamesh_router_deduplicated_requests_total"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends one query per tenant header value at once, holds the subgraph's answer
+/// until all are inside the router, then returns their bodies.
+async fn concurrent_queries(mesh: &mesh::Mesh, gate: &tokio::sync::Notify, tenants: &[&str]) -> Vec<Value> {
+    let client = reqwest::Client::new();
+    let requests: Vec<_> = tenants
+        .iter()
+        .map(|tenant| {
+            let request = client
+                .post(format!("http://{}/graphql", mesh.router))
+                .header("x-tenant", *tenant)
+                .json(&json!({"query": "{ products { name } }"}))
+                .send();
+            tokio::spawn(async move {
+                request
+                    .await
+                    .expect("router answers")
+                    .json::<Value>()
+                    .await
+                    .expect("json")
+            })
+        })
+        .collect();
+    while requests_in_flight(mesh).await < tenants.len() as u64 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    gate.notify_waiters();
+    let mut bodies = Vec::new();
+    for request in requests {
+        bodies.push(request.await.expect("task"));
+    }
+    bodies
+}
+
+#[tokio::test]
+async fn identical_concurrent_requests_share_one_execution_when_dedupe_is_on() {
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let (products, count) =
+        counting_subgraph(r#"{"data":{"products":[{"name":"Desk"}]}}"#, gate.clone()).await;
+    // Subgraph fetches are not shared here: only the router's own de-duplication
+    // can bring 50 requests down to one fetch.
+    let config = "traffic_shaping:\n  deduplicate_queries: false\n  router:\n    dedupe: { enabled: true }\n";
+    let mesh = mesh::start(config, Some(("products", format!("http://{products}/")))).await;
+    let expected = json!({"data": {"products": [{"name": "Desk"}]}});
+
+    let bodies = concurrent_queries(&mesh, &gate, &["a"; 50]).await;
+    assert!(bodies.iter().all(|body| *body == expected), "{bodies:?}");
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one execution for 50 requests"
+    );
+    assert_eq!(deduplicated_requests(&mesh).await, 49);
+
+    // Requests whose headers differ run on their own (headers: all).
+    let bodies = concurrent_queries(&mesh, &gate, &["a", "b", "a", "b"]).await;
+    assert!(bodies.iter().all(|body| *body == expected), "{bodies:?}");
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "one execution per tenant"
+    );
+    assert_eq!(deduplicated_requests(&mesh).await, 51);
 }
