@@ -150,29 +150,55 @@ impl RequestDedupe {
             };
             inflight.entry(key.clone()).or_default().clone()
         };
+        let waiting = Waiting {
+            dedupe: self,
+            key,
+            execution,
+        };
         let mut ran = false;
-        let response = execution
+        let response = waiting
+            .execution
             .get_or_init(|| async {
                 ran = true;
                 Arc::new(execute.await)
             })
             .await
             .clone();
-        if let Ok(mut inflight) = self.inflight.lock()
-            && inflight
-                .get(&key)
-                .is_some_and(|current| Arc::ptr_eq(current, &execution))
-        {
-            inflight.remove(&key);
-        }
-        drop(execution);
+        drop(waiting);
         let response = Arc::try_unwrap(response).unwrap_or_else(|shared| (*shared).clone());
         (response, !ran)
     }
 }
 
+/// A request waiting for (or running) an execution. When it ends, finished or
+/// cancelled, it takes the execution out of the map if the execution is done
+/// or nobody else waits for it, so that the map never keeps one for nothing.
+struct Waiting<'a> {
+    dedupe: &'a RequestDedupe,
+    key: DedupeKey,
+    execution: SharedExecution,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let Ok(mut inflight) = self.dedupe.inflight.lock() else {
+            return;
+        };
+        let ours = inflight
+            .get(&self.key)
+            .is_some_and(|current| Arc::ptr_eq(current, &self.execution));
+        // Holders are counted under the lock that new waiters take: 2 is the
+        // map and this request.
+        if ours && (self.execution.initialized() || Arc::strong_count(&self.execution) == 2) {
+            inflight.remove(&self.key);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn key(dedupe: &RequestDedupe, headers: &[(&str, &str)]) -> DedupeKey {
@@ -270,5 +296,39 @@ mod tests {
         let (_, shared) = dedupe.share(key(&dedupe, &[]), execute()).await;
         assert!(!shared, "a request after the execution ended runs its own");
         assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_execution_is_run_by_a_waiting_request_or_forgotten() {
+        let dedupe = dedupe("enabled: true");
+        let never = || async { std::future::pending::<GraphQLResponse>().await };
+        let answer = || async { GraphQLResponse::from_errors(vec![serde_json::json!({"message": "own"})]) };
+
+        let alone = tokio::time::timeout(
+            Duration::from_millis(10),
+            dedupe.share(key(&dedupe, &[]), never()),
+        )
+        .await;
+        assert!(alone.is_err(), "the execution never ends");
+        assert!(
+            dedupe.inflight.lock().unwrap().is_empty(),
+            "a cancelled execution nobody waits for is forgotten"
+        );
+
+        let mut leader = Box::pin(dedupe.share(key(&dedupe, &[]), never()));
+        assert!(
+            futures::poll!(leader.as_mut()).is_pending(),
+            "the leader runs its execution"
+        );
+        let mut follower = Box::pin(dedupe.share(key(&dedupe, &[]), answer()));
+        assert!(
+            futures::poll!(follower.as_mut()).is_pending(),
+            "the follower waits for it"
+        );
+        drop(leader);
+        let (response, shared) = follower.await;
+        assert!(!shared, "the follower ran the execution itself");
+        assert_eq!(response.errors[0]["message"], "own");
+        assert!(dedupe.inflight.lock().unwrap().is_empty());
     }
 }
