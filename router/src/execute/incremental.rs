@@ -50,7 +50,7 @@ impl Executor {
         };
         let mut delivered = parse_written(&written);
         let mut primary = GraphQLResponse {
-            data: Some(written),
+            data: Some(written.into()),
             errors: state.errors.into_inner().unwrap_or_default(),
             extensions: Map::new(),
         };

@@ -41,7 +41,9 @@ use crate::telemetry::RouterMetrics;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GraphQLResponse {
     /// `data` as JSON text, written by [`write_projected`]; `None` means no `data` key.
-    pub data: Option<Vec<u8>>,
+    /// Shared, not copied, when the response is cloned (requests that share an
+    /// execution each get a clone).
+    pub data: Option<Bytes>,
     /// `errors`.
     pub errors: Vec<Value>,
     /// `extensions` (omitted when empty).
@@ -74,7 +76,7 @@ impl GraphQLResponse {
         self.write_head(&mut head);
         let mut tail = Vec::with_capacity(1);
         self.write_tail(&mut tail);
-        [head.into(), self.data.unwrap_or_default().into(), tail.into()]
+        [head.into(), self.data.unwrap_or_default(), tail.into()]
     }
 
     /// `{`, the errors and the `data` key: what precedes the data's text.
@@ -225,7 +227,7 @@ impl Executor {
         let mut data = data.into_inner().unwrap_or_default();
         before_shaping(&mut data);
         GraphQLResponse {
-            data: Some(self.shape(projection, &data, capacity)),
+            data: Some(self.shape(projection, &data, capacity).into()),
             errors,
             extensions: Map::new(),
         }
@@ -652,7 +654,7 @@ mod tests {
         let error = graphql_error("boom", "SUBREQUEST_HTTP_ERROR");
         let mut extensions = Map::new();
         extensions.insert("cost".into(), json!(3));
-        let data = Some(br#"{"a":1}"#.to_vec());
+        let data = Some(Bytes::from_static(br#"{"a":1}"#));
         for (data, errors, extensions) in [
             (data.clone(), vec![], Map::new()),
             (data.clone(), vec![error.clone()], Map::new()),

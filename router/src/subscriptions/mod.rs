@@ -170,7 +170,7 @@ impl EntityChangeSubscriptions {
         }
         data.extend_from_slice(b"}}");
         GraphQLResponse {
-            data: Some(data),
+            data: Some(data.into()),
             errors,
             extensions: Map::new(),
         }
