@@ -27,14 +27,15 @@ pub struct PlanCacheKey {
 /// redo, and a full cache usually means the set of operations changed).
 pub(super) struct PlanCache<P> {
     capacity: usize,
-    plans: RwLock<HashMap<PlanCacheKey, Arc<P>>>,
+    /// Keyed with a fast seeded hash: a key holds the whole query text.
+    plans: RwLock<HashMap<PlanCacheKey, Arc<P>, foldhash::fast::RandomState>>,
 }
 
 impl<P> PlanCache<P> {
     pub(super) fn new(capacity: usize) -> Self {
         PlanCache {
             capacity,
-            plans: RwLock::new(HashMap::new()),
+            plans: RwLock::new(HashMap::default()),
         }
     }
 

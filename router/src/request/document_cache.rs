@@ -9,7 +9,9 @@ use super::ParsedDocument;
 /// A bounded cache of parsed documents; when full it starts over.
 pub struct DocumentCache {
     capacity: usize,
-    documents: RwLock<HashMap<Arc<str>, Arc<ParsedDocument>>>,
+    /// Keyed with a fast seeded hash: a key is a whole query text, looked up on
+    /// every request.
+    documents: RwLock<HashMap<Arc<str>, Arc<ParsedDocument>, foldhash::fast::RandomState>>,
 }
 
 impl DocumentCache {
@@ -17,7 +19,7 @@ impl DocumentCache {
     pub fn new(capacity: usize) -> Self {
         DocumentCache {
             capacity,
-            documents: RwLock::new(HashMap::new()),
+            documents: RwLock::new(HashMap::default()),
         }
     }
 
