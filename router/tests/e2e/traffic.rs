@@ -123,8 +123,8 @@ async fn counting_subgraph(
     (address, count)
 }
 
-/// The router's `requests_in_flight` gauge.
-async fn requests_in_flight(mesh: &mesh::Mesh) -> u64 {
+/// A counter or gauge of the router's `/metrics` (0 when it has none yet).
+async fn metric(mesh: &mesh::Mesh, name: &str) -> u64 {
     let text = reqwest::get(format!("http://{}/metrics", mesh.router))
         .await
         .expect("the router answers")
@@ -132,7 +132,7 @@ async fn requests_in_flight(mesh: &mesh::Mesh) -> u64 {
         .await
         .expect("text");
     text.lines()
-        .find(|line| line.starts_with("dictamesh_router_requests_in_flight"))
+        .find(|line| line.split([' ', '{']).next() == Some(name))
         .and_then(|line| line.rsplit(' ').next())
         .and_then(|value| value.parse::<f64>().ok())
         .map_or(0, |value| value as u64)
@@ -144,55 +144,14 @@ async fn identical_concurrent_queries_reach_the_subgraph_once() {
     let (products, count) =
         counting_subgraph(r#"{"data":{"products":[{"name":"Desk"}]}}"#, gate.clone()).await;
     let mesh = mesh::start("", Some(("products", format!("http://{products}/")))).await;
-    let client = reqwest::Client::new();
-    let requests: Vec<_> = (0..100)
-        .map(|_| {
-            let request = client
-                .post(format!("http://{}/graphql", mesh.router))
-                .json(&json!({"query": "{ products { name } }"}))
-                .send();
-            tokio::spawn(async move {
-                request
-                    .await
-                    .expect("router answers")
-                    .json::<Value>()
-                    .await
-                    .expect("json")
-            })
-        })
-        .collect();
-    // Hold the subgraph's answer until all 100 requests are inside the router.
-    while requests_in_flight(&mesh).await < 100 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    // Let the last ones get from the door to the subgraph fetch.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    gate.notify_waiters();
-    gate.notify_one();
-    for request in requests {
-        let body = request.await.expect("task");
-        assert_eq!(body, json!({"data": {"products": [{"name": "Desk"}]}}));
-    }
+    let bodies = concurrent_queries(&mesh, &gate, &["a"; 100]).await;
+    let expected = json!({"data": {"products": [{"name": "Desk"}]}});
+    assert!(bodies.iter().all(|body| *body == expected), "{bodies:?}");
     assert_eq!(
         count.load(std::sync::atomic::Ordering::SeqCst),
         1,
         "one subgraph request for 100 queries"
     );
-}
-
-/// The router's `deduplicated_requests_total` counter.
-async fn deduplicated_requests(mesh: &mesh::Mesh) -> u64 {
-    let text = reqwest::get(format!("http://{}/metrics", mesh.router))
-        .await
-        .expect("the router answers")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find(|line| line.starts_with("dictamesh_router_deduplicated_requests_total"))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Sends one query per tenant header value at once, holds the subgraph's answer
@@ -217,9 +176,10 @@ async fn concurrent_queries(mesh: &mesh::Mesh, gate: &tokio::sync::Notify, tenan
             })
         })
         .collect();
-    while requests_in_flight(mesh).await < tenants.len() as u64 {
+    while metric(mesh, "dictamesh_router_requests_in_flight").await < tenants.len() as u64 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+    // Let the last ones get from the door to the subgraph fetch.
     tokio::time::sleep(Duration::from_millis(200)).await;
     gate.notify_waiters();
     let mut bodies = Vec::new();
@@ -247,7 +207,10 @@ async fn identical_concurrent_requests_share_one_execution_when_dedupe_is_on() {
         1,
         "one execution for 50 requests"
     );
-    assert_eq!(deduplicated_requests(&mesh).await, 49);
+    assert_eq!(
+        metric(&mesh, "dictamesh_router_deduplicated_requests_total").await,
+        49
+    );
 
     // Requests whose headers differ run on their own (headers: all).
     let bodies = concurrent_queries(&mesh, &gate, &["a", "b", "a", "b"]).await;
@@ -257,5 +220,8 @@ async fn identical_concurrent_requests_share_one_execution_when_dedupe_is_on() {
         3,
         "one execution per tenant"
     );
-    assert_eq!(deduplicated_requests(&mesh).await, 51);
+    assert_eq!(
+        metric(&mesh, "dictamesh_router_deduplicated_requests_total").await,
+        51
+    );
 }
