@@ -256,6 +256,18 @@ impl HeaderRules {
     }
 }
 
+/// The headers `include` keeps, as owned name/value pairs in a stable order:
+/// what two requests must have in common to be treated as identical.
+pub fn fingerprint(headers: &HeaderMap, include: impl Fn(&str) -> bool) -> Vec<(String, bytes::Bytes)> {
+    let mut kept: Vec<(String, bytes::Bytes)> = headers
+        .iter()
+        .filter(|(name, _)| include(name.as_str()))
+        .map(|(name, value)| (name.to_string(), bytes::Bytes::copy_from_slice(value.as_bytes())))
+        .collect();
+    kept.sort();
+    kept
+}
+
 tokio::task_local! {
     static CLIENT_HEADERS: Arc<HeaderMap>;
 }

@@ -194,18 +194,12 @@ struct InflightKey {
 
 /// The headers two requests must share to share an exchange, in a stable order.
 fn sharing_headers(headers: &http::HeaderMap) -> Vec<(String, Bytes)> {
-    let mut shared: Vec<(String, Bytes)> = headers
-        .iter()
-        .filter(|(name, _)| {
-            !matches!(
-                name.as_str(),
-                "traceparent" | "tracestate" | dictamesh::signature::SIGNATURE_HEADER
-            )
-        })
-        .map(|(name, value)| (name.to_string(), Bytes::copy_from_slice(value.as_bytes())))
-        .collect();
-    shared.sort();
-    shared
+    crate::headers::fingerprint(headers, |name| {
+        !matches!(
+            name,
+            "traceparent" | "tracestate" | dictamesh::signature::SIGNATURE_HEADER
+        )
+    })
 }
 
 /// Requests in flight, by [`InflightKey`]: identical ones share one exchange.

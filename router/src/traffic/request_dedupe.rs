@@ -80,7 +80,7 @@ pub struct DedupeKey {
 }
 
 /// One execution that identical requests wait for.
-type SharedExecution = Arc<OnceCell<Arc<GraphQLResponse>>>;
+type SharedExecution = Arc<OnceCell<GraphQLResponse>>;
 
 /// The executions in flight, by [`DedupeKey`].
 #[derive(Debug, Default)]
@@ -118,22 +118,15 @@ impl RequestDedupe {
         headers: &HeaderMap,
     ) -> Option<DedupeKey> {
         let which = self.headers.as_ref()?;
-        let mut matching: Vec<(String, Bytes)> = headers
-            .iter()
-            .filter(|(name, _)| match which {
-                DedupeHeaders::All => {
-                    !matches!(name.as_str(), "traceparent" | "tracestate" | "content-length")
-                }
-                DedupeHeaders::None => false,
-                DedupeHeaders::Include(names) => names.iter().any(|n| n == name.as_str()),
-            })
-            .map(|(name, value)| (name.to_string(), Bytes::copy_from_slice(value.as_bytes())))
-            .collect();
-        matching.sort();
+        let headers = crate::headers::fingerprint(headers, |name| match which {
+            DedupeHeaders::All => !matches!(name, "traceparent" | "tracestate" | "content-length"),
+            DedupeHeaders::None => false,
+            DedupeHeaders::Include(names) => names.iter().any(|n| n == name),
+        });
         Some(DedupeKey {
             plan: plan.clone(),
-            variables: serde_json::Value::Object(variables.clone()).to_string(),
-            headers: matching,
+            variables: serde_json::to_string(variables).unwrap_or_default(),
+            headers,
         })
     }
 
@@ -160,12 +153,11 @@ impl RequestDedupe {
             .execution
             .get_or_init(|| async {
                 ran = true;
-                Arc::new(execute.await)
+                execute.await
             })
             .await
             .clone();
         drop(waiting);
-        let response = Arc::try_unwrap(response).unwrap_or_else(|shared| (*shared).clone());
         (response, !ran)
     }
 }
