@@ -26,6 +26,6 @@ extern "C" fn configure() {
     // options exist in the mimalloc that libmimalloc-sys builds and accept these values.
     unsafe {
         libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
-        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 100);
     }
 }

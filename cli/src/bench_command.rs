@@ -56,6 +56,11 @@ pub struct BenchArgs {
     /// Hive Router: identical queries in flight share one execution.
     #[arg(long)]
     dedupe: bool,
+    /// Pin the load generator to CPU 0 and each router to the other CPUs, as the
+    /// benchmark repository's `test.sh` does, so the routers do not share a CPU
+    /// with the load (subgraphs stay unpinned, as there). Needs `taskset`.
+    #[arg(long)]
+    pin: bool,
     /// Only serve the kit-built workload's subgraphs, print the path of their
     /// supergraph and wait (to load or profile a router started by hand).
     #[arg(long, conflicts_with_all = ["supergraph", "hive_router"])]
@@ -113,10 +118,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     )
     .context("cannot write the wrk script")?;
 
+    let pinning = args.pin.then(Pinning::detect).transpose()?;
     let mut results = Vec::new();
     let dictamesh = std::env::current_exe().context("cannot find the dictamesh binary")?;
     let port = free_port()?;
-    let mut command = Command::new(&dictamesh);
+    let mut command = pinned(pinning.as_ref().map(|p| p.router.as_str()), &dictamesh);
     command
         .arg("router")
         .arg("--supergraph")
@@ -130,7 +136,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::fs::write(&config, DEDUPE_CONFIG).context("cannot write the router's configuration")?;
         command.arg("--config").arg(&config);
     }
-    results.push(measure("dictamesh", command, port, &body, &script, &args).await?);
+    let load_cpus = pinning.as_ref().map(|p| p.load.as_str());
+    results.push(measure("dictamesh", command, port, &body, &script, load_cpus, &args).await?);
 
     if let Some(hive) = &args.hive_router {
         let port = free_port()?;
@@ -144,7 +151,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
         )
         .context("cannot write Hive Router's configuration")?;
-        let mut command = Command::new(hive);
+        let mut command = pinned(pinning.as_ref().map(|p| p.router.as_str()), hive);
         command
             .current_dir(&work_dir)
             .env("ROUTER_CONFIG_FILE_PATH", &config)
@@ -154,12 +161,19 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .env("PORT", port.to_string())
             .env("HOST", "127.0.0.1")
             .env("LOG_LEVEL", "error");
-        results.push(measure("hive-router", command, port, &body, &script, &args).await?);
+        results.push(measure("hive-router", command, port, &body, &script, load_cpus, &args).await?);
     }
+    let pinned_note = match &pinning {
+        Some(pinning) => format!(
+            ", wrk on CPU {}, routers on CPUs {}",
+            pinning.load, pinning.router
+        ),
+        None => String::new(),
+    };
 
     println!();
     println!(
-        "workload: graphql-gateways-benchmark query, {} connections, {}s per router, inbound de-duplication {}",
+        "workload: graphql-gateways-benchmark query, {} connections, {}s per router, inbound de-duplication {}{pinned_note}",
         args.connections,
         args.duration,
         if args.dedupe { "on" } else { "off" }
@@ -210,6 +224,43 @@ async fn serve_kit_workload() -> anyhow::Result<String> {
     Ok(supergraph.sdl)
 }
 
+/// Which CPUs the load generator and the routers run on with `--pin`.
+struct Pinning {
+    load: String,
+    router: String,
+}
+
+impl Pinning {
+    /// CPU 0 for the load, the rest for the routers (the benchmark repository's
+    /// default split).
+    fn detect() -> anyhow::Result<Pinning> {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if cpus < 2 {
+            bail!("--pin needs at least 2 CPUs (this machine offers {cpus})");
+        }
+        let router = match cpus {
+            2 => "1".to_string(),
+            _ => format!("1-{}", cpus - 1),
+        };
+        Ok(Pinning {
+            load: "0".to_string(),
+            router,
+        })
+    }
+}
+
+/// A command for `program`, run on `cpus` (a `taskset` CPU list) when given.
+fn pinned(cpus: Option<&str>, program: &Path) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut command = Command::new("taskset");
+            command.arg("-c").arg(cpus).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
+}
+
 fn free_port() -> anyhow::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port")?;
     Ok(listener.local_addr()?.port())
@@ -222,6 +273,7 @@ async fn measure(
     port: u16,
     body: &str,
     script: &Path,
+    load_cpus: Option<&str>,
     args: &BenchArgs,
 ) -> anyhow::Result<Figures> {
     let mut child = command
@@ -262,7 +314,7 @@ async fn measure(
             answer.len(),
             args.duration
         );
-        let output = Command::new("wrk")
+        let output = pinned(load_cpus, Path::new("wrk"))
             .arg(format!("-t{}", args.threads))
             .arg(format!("-c{}", args.connections))
             .arg(format!("-d{}s", args.duration))

@@ -213,7 +213,15 @@ pub async fn serve(
     state: Arc<RouterState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
     let app = crate::http::app(state.clone()).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Responses go out as soon as they are written: without TCP_NODELAY the tail of a
+    // response larger than one segment waits for the client's acknowledgement.
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a client connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -75,6 +75,16 @@ fn entity_jump() {
     insta::assert_snapshot!(plan(&mesh(), "{ products { name reviews { body } } }"));
 }
 
+/// Entity fetches of one step to one subgraph are one request: the same operation
+/// at two paths shares an alias, another operation gets its own.
+#[test]
+fn entity_fetches_to_one_subgraph_are_batched() {
+    insta::assert_snapshot!(plan(
+        &mesh(),
+        "query Cards { products { reviews { body } } topProduct { inStock reviews { author { name } } } again: products { reviews { body } } }"
+    ));
+}
+
 #[test]
 fn requires_fetches_required_fields_first() {
     insta::assert_snapshot!(plan(&mesh(), "{ topProduct { name shippingEstimate inStock } }"));

@@ -28,6 +28,7 @@ use crate::fetch::FetchError;
 use crate::fetch::SendOptions;
 use crate::fetch::SubgraphClient;
 use crate::headers::HeaderRules;
+use crate::plan::BatchFetchNode;
 use crate::plan::FetchNode;
 use crate::plan::PathElement;
 use crate::plan::PlanNode;
@@ -259,28 +260,9 @@ impl Executor {
                     }
                 }
                 PlanNode::Parallel(nodes) => {
-                    // Entity fetches that send the same operation to the same subgraph
-                    // (at different paths) go as one request, their representations
-                    // de-duplicated together.
-                    let mut batches: Vec<(&FetchNode, Vec<&[PathElement]>)> = Vec::new();
-                    let mut others = Vec::new();
-                    for child in nodes {
-                        match entity_fetch(child) {
-                            Some((path, fetch)) => {
-                                match batches.iter_mut().find(|(f, _)| same_fetch(f, fetch)) {
-                                    Some((_, paths)) => paths.push(path),
-                                    None => batches.push((fetch, vec![path])),
-                                }
-                            }
-                            None => others.push(child),
-                        }
-                    }
-                    let batched = batches
-                        .iter()
-                        .map(|(fetch, paths)| self.fetch_entities(paths, fetch, state, variables));
-                    let rest = others.into_iter().map(|child| self.run(child, state, variables));
-                    futures::future::join(join_all(batched), join_all(rest)).await;
+                    join_all(nodes.iter().map(|child| self.run(child, state, variables))).await;
                 }
+                PlanNode::BatchFetch(batch) => self.fetch_batch(batch, state, variables).await,
                 PlanNode::Fetch(fetch) => self.fetch_root(fetch, state, variables).await,
                 PlanNode::Flatten { path, node } => {
                     if let PlanNode::Fetch(fetch) = node.as_ref() {
@@ -293,12 +275,13 @@ impl Executor {
         })
     }
 
-    /// The JSON body of a subgraph request; `representations` are JSON texts already.
+    /// The JSON body of a subgraph request; `representations` are the lists of
+    /// representations (JSON texts already), by variable name.
     fn request_body(
         &self,
         fetch: &FetchNode,
         variables: &Map<String, Value>,
-        representations: Option<&data::Representations>,
+        representations: &[(&str, &data::Representations)],
     ) -> Bytes {
         let mut body = Vec::with_capacity(fetch.operation.len() + 256);
         body.extend_from_slice(b"{\"query\":");
@@ -309,7 +292,7 @@ impl Executor {
             .filter_map(|name| variables.get_key_value(name.as_str()))
             .map(|(name, value)| (name.as_str(), value))
             .collect();
-        if !used.is_empty() || representations.is_some() {
+        if !used.is_empty() || !representations.is_empty() {
             body.extend_from_slice(b",\"variables\":{");
             let mut first = true;
             for (name, value) in used {
@@ -321,12 +304,14 @@ impl Executor {
                 body.push(b':');
                 let _ = serde_json::to_writer(&mut body, value);
             }
-            if let Some(representations) = representations {
+            for (name, list) in representations {
                 if !first {
                     body.push(b',');
                 }
-                body.extend_from_slice(b"\"representations\":[");
-                for (index, representation) in representations.unique().enumerate() {
+                first = false;
+                let _ = serde_json::to_writer(&mut body, name);
+                body.extend_from_slice(b":[");
+                for (index, representation) in list.unique().enumerate() {
                     if index > 0 {
                         body.push(b',');
                     }
@@ -442,7 +427,7 @@ impl Executor {
         state: &ExecutionState<'_>,
         variables: &Map<String, Value>,
     ) {
-        let body = self.request_body(fetch, variables, None);
+        let body = self.request_body(fetch, variables, &[]);
         match self.send(fetch, body).await {
             Ok(mut response) => {
                 state.received.fetch_add(response.size, Ordering::Relaxed);
@@ -468,48 +453,166 @@ impl Executor {
         state: &ExecutionState<'_>,
         variables: &Map<String, Value>,
     ) {
-        let Some(requires) = &fetch.requires else {
+        let Some(found) = state
+            .data
+            .lock()
+            .ok()
+            .and_then(|data| self.find_entities(paths, fetch, &data))
+        else {
             return;
         };
-        let (targets, representations) = {
-            let Ok(data) = state.data.lock() else { return };
-            let mut targets = data::Targets::default();
-            let mut representations = data::Representations::default();
-            for (number, path) in paths.iter().enumerate() {
-                data::for_each_object(&data, path, &self.supergraph, |indices, object| {
-                    if representations.push(object, requires, &fetch.input_rewrites, &self.supergraph) {
-                        targets.push(number, indices);
-                    }
-                });
-            }
-            (targets, representations)
-        };
-        if targets.is_empty() {
+        if found.targets.is_empty() {
             return;
         }
-        let body = self.request_body(fetch, variables, Some(&representations));
+        let body = self.request_body(fetch, variables, &[("representations", &found.representations)]);
         let response = match self.send(fetch, body).await {
             Ok(response) => {
                 state.received.fetch_add(response.size, Ordering::Relaxed);
                 response
             }
             Err(error) => {
-                let path = targets
-                    .iter()
-                    .next()
-                    .map(|(number, indices)| data::path_to_json(&data::segments(paths[number], indices)));
-                state.push_error(self.fetch_error(fetch, &error, path));
+                state.push_error(self.fetch_error(fetch, &error, found.first_path(paths)));
                 return;
             }
         };
-        let indices = representations.indices();
-        let mut entities = match response.data {
-            Node::Object(mut object) => match object.remove("_entities") {
-                Some(Node::Array(entities)) => entities,
-                _ => Vec::new(),
-            },
+        let entities = match response.data {
+            Node::Object(mut object) => take_list(&mut object, "_entities"),
             _ => Vec::new(),
         };
+        let answer = EntitiesAnswer {
+            key: "_entities",
+            entities,
+            errors: response.errors,
+        };
+        self.merge_entities(paths, fetch, &found, answer, state);
+    }
+
+    /// One request for the entity fetches of `batch`, each under its alias.
+    async fn fetch_batch(
+        &self,
+        batch: &BatchFetchNode,
+        state: &ExecutionState<'_>,
+        variables: &Map<String, Value>,
+    ) {
+        let paths: Vec<Vec<&[PathElement]>> = batch
+            .batches
+            .iter()
+            .map(|entities| entities.paths.iter().map(Vec::as_slice).collect())
+            .collect();
+        let found: Vec<FoundEntities> = {
+            let Ok(data) = state.data.lock() else { return };
+            batch
+                .batches
+                .iter()
+                .zip(&paths)
+                .map(|(entities, paths)| {
+                    self.find_entities(paths, &entities.fetch, &data)
+                        .unwrap_or_default()
+                })
+                .collect()
+        };
+        if found.iter().all(|found| found.targets.is_empty()) {
+            return;
+        }
+        let lists: Vec<(&str, &data::Representations)> = batch
+            .batches
+            .iter()
+            .zip(&found)
+            .map(|(entities, found)| (entities.representations_variable.as_str(), &found.representations))
+            .collect();
+        let body = self.request_body(&batch.request, variables, &lists);
+        let response = match self.send(&batch.request, body).await {
+            Ok(response) => {
+                state.received.fetch_add(response.size, Ordering::Relaxed);
+                response
+            }
+            Err(error) => {
+                for (found, paths) in found.iter().zip(&paths) {
+                    if !found.targets.is_empty() {
+                        state.push_error(self.fetch_error(&batch.request, &error, found.first_path(paths)));
+                    }
+                }
+                return;
+            }
+        };
+        let aliases: Vec<String> = (0..batch.batches.len()).map(BatchFetchNode::alias).collect();
+        let mut errors: Vec<Vec<Value>> = vec![Vec::new(); aliases.len()];
+        let mut unaddressed = Vec::new();
+        for error in response.errors {
+            let alias = error
+                .get("path")
+                .and_then(|path| path.get(0))
+                .and_then(Value::as_str)
+                .and_then(|key| aliases.iter().position(|alias| alias == key));
+            match alias {
+                Some(index) => errors[index].push(error),
+                None => unaddressed.push(error),
+            }
+        }
+        let mut data = match response.data {
+            Node::Object(object) => object,
+            _ => node::Object::new(),
+        };
+        for ((((entities, found), paths), alias), errors) in batch
+            .batches
+            .iter()
+            .zip(&found)
+            .zip(&paths)
+            .zip(&aliases)
+            .zip(errors)
+        {
+            let answer = EntitiesAnswer {
+                key: alias,
+                entities: take_list(&mut data, alias),
+                errors,
+            };
+            self.merge_entities(paths, &entities.fetch, found, answer, state);
+        }
+        for error in unaddressed {
+            state.push_error(subgraph_error(error, &batch.request.subgraph_name, Some(None)));
+        }
+    }
+
+    /// The objects at `paths` that `fetch` resolves, with their representations
+    /// (`None` when the fetch is not an entity fetch).
+    fn find_entities(
+        &self,
+        paths: &[&[PathElement]],
+        fetch: &FetchNode,
+        data: &Node,
+    ) -> Option<FoundEntities> {
+        let requires = fetch.requires.as_ref()?;
+        let mut found = FoundEntities::default();
+        for (number, path) in paths.iter().enumerate() {
+            data::for_each_object(data, path, &self.supergraph, |indices, object| {
+                if found
+                    .representations
+                    .push(object, requires, &fetch.input_rewrites, &self.supergraph)
+                {
+                    found.targets.push(number, indices);
+                }
+            });
+        }
+        Some(found)
+    }
+
+    /// Merges a subgraph's answer to an entity fetch into the objects it was asked
+    /// for, and its errors with their paths rewritten into the client's response.
+    fn merge_entities(
+        &self,
+        paths: &[&[PathElement]],
+        fetch: &FetchNode,
+        found: &FoundEntities,
+        answer: EntitiesAnswer<'_>,
+        state: &ExecutionState<'_>,
+    ) {
+        let EntitiesAnswer {
+            key,
+            mut entities,
+            errors,
+        } = answer;
+        let targets = &found.targets;
+        let indices = found.representations.indices();
         if !fetch.output_renames.is_empty() {
             for entity in &mut entities {
                 data::apply_renames(entity, &fetch.output_renames, &self.supergraph);
@@ -574,11 +677,11 @@ impl Executor {
                 *slot = Some(target);
             }
         }
-        for error in response.errors {
+        for error in errors {
             let entity_path = error
                 .get("path")
                 .and_then(Value::as_array)
-                .filter(|p| p.first().and_then(Value::as_str) == Some("_entities"))
+                .filter(|p| p.first().and_then(Value::as_str) == Some(key))
                 .and_then(|p| {
                     let index = p.get(1)?.as_u64()? as usize;
                     let (number, list_indices) = first_target.get(index).copied().flatten()?;
@@ -591,24 +694,37 @@ impl Executor {
     }
 }
 
-/// The path and fetch of a `Flatten` over a `Fetch`.
-fn entity_fetch(node: &PlanNode) -> Option<(&[PathElement], &FetchNode)> {
-    match node {
-        PlanNode::Flatten { path, node } => match node.as_ref() {
-            PlanNode::Fetch(fetch) => Some((path.as_slice(), fetch.as_ref())),
-            _ => None,
-        },
-        _ => None,
+/// The objects an entity fetch resolves and their representations.
+#[derive(Default)]
+struct FoundEntities {
+    targets: data::Targets,
+    representations: data::Representations,
+}
+
+impl FoundEntities {
+    /// The response path of the first object, for an error about the whole fetch.
+    fn first_path(&self, paths: &[&[PathElement]]) -> Option<Vec<Value>> {
+        self.targets
+            .iter()
+            .next()
+            .map(|(number, indices)| data::path_to_json(&data::segments(paths[number], indices)))
     }
 }
 
-/// Whether two entity fetches send the same request shape to the same subgraph.
-fn same_fetch(a: &FetchNode, b: &FetchNode) -> bool {
-    a.graph == b.graph
-        && a.operation == b.operation
-        && a.requires == b.requires
-        && a.input_rewrites == b.input_rewrites
-        && a.output_renames == b.output_renames
+/// A subgraph's answer to one entity fetch: the entities under `key` (`_entities`,
+/// or a batch's alias) and the errors about them.
+struct EntitiesAnswer<'a> {
+    key: &'a str,
+    entities: Vec<Node>,
+    errors: Vec<Value>,
+}
+
+/// The list under `key` of a subgraph's `data` (empty when absent or not a list).
+fn take_list(data: &mut node::Object, key: &str) -> Vec<Node> {
+    match data.remove(key) {
+        Some(Node::Array(items)) => items,
+        _ => Vec::new(),
+    }
 }
 
 /// A subgraph's error as the client sees it: the path rewritten into the client's

@@ -35,6 +35,7 @@
 //! assert_eq!(plan.fetch_count(), 2);
 //! ```
 
+mod batch;
 mod cache;
 mod conflicts;
 pub mod defer;
@@ -54,6 +55,8 @@ pub use self::cache::PlanCacheKey;
 pub use self::conflicts::KeyRename;
 pub use self::defer::DeferredPart;
 pub use self::defer::IncrementalPlan;
+pub use self::model::BatchFetchNode;
+pub use self::model::EntityBatch;
 pub use self::model::FetchNode;
 pub use self::model::PathElement;
 pub use self::model::PlanNode;

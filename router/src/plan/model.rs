@@ -81,6 +81,43 @@ pub struct FetchNode {
     /// Aliases to rename back in the result (fields whose subgraph type differs
     /// between fragments).
     pub output_renames: Vec<KeyRename>,
+    /// For `_entities` fetches: the selection of each entity, as GraphQL text (what
+    /// a [`BatchFetchNode`] puts under its alias).
+    pub entity_selection: Option<String>,
+    /// The definitions of the client variables the operation uses, as GraphQL text
+    /// (`$first:Int=5`).
+    pub variable_definitions: Vec<String>,
+}
+
+/// The `_entities` fetches of one [`BatchFetchNode`] that share an operation: one
+/// aliased `_entities` field for the objects at all their paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityBatch {
+    /// Where the objects are (their representations are de-duplicated together).
+    pub paths: Vec<ResponsePath>,
+    /// The entity fetch (its representation fields, rewrites and renames).
+    pub fetch: FetchNode,
+    /// The variable that carries the representations.
+    pub representations_variable: String,
+}
+
+/// Entity fetches that run at the same time against one subgraph, sent as one
+/// request: each [`EntityBatch`] is an aliased `_entities` field (`_e0`, `_e1`,
+/// ...) of one operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFetchNode {
+    /// The request sent: the combined operation, its subgraph and the client
+    /// variables it uses.
+    pub request: FetchNode,
+    /// The aliased `_entities` fields, in alias order.
+    pub batches: Vec<EntityBatch>,
+}
+
+impl BatchFetchNode {
+    /// The response key of batch `index`.
+    pub fn alias(index: usize) -> String {
+        format!("_e{index}")
+    }
 }
 
 /// A node of the plan.
@@ -104,6 +141,8 @@ pub enum PlanNode {
         /// The fetch.
         node: Box<PlanNode>,
     },
+    /// Entity fetches to one subgraph sent together as one request.
+    BatchFetch(Box<BatchFetchNode>),
 }
 
 /// A query plan: how one normalized operation is resolved from the subgraphs.
@@ -119,7 +158,7 @@ impl QueryPlan {
     pub fn fetch_count(&self) -> usize {
         fn count(node: &PlanNode) -> usize {
             match node {
-                PlanNode::Fetch(_) => 1,
+                PlanNode::Fetch(_) | PlanNode::BatchFetch(_) => 1,
                 PlanNode::Sequence(nodes) | PlanNode::Parallel(nodes) => nodes.iter().map(count).sum(),
                 PlanNode::Flatten { node, .. } => count(node),
             }
@@ -139,6 +178,22 @@ impl fmt::Display for QueryPlan {
     }
 }
 
+/// An entity fetch's representation fields and rewrites (nothing for a root fetch).
+fn write_representation(fetch: &FetchNode, level: usize, out: &mut String) {
+    if let Some(requires) = &fetch.requires {
+        indent(level, out);
+        let _ = writeln!(out, "{} =>", requires.to_graphql());
+    }
+    for rewrite in &fetch.input_rewrites {
+        indent(level, out);
+        let _ = writeln!(
+            out,
+            "rewrite: ... on {} {{ __typename = {:?} }}",
+            rewrite.type_condition, rewrite.value
+        );
+    }
+}
+
 fn indent(level: usize, out: &mut String) {
     for _ in 0..level {
         out.push_str("  ");
@@ -150,20 +205,26 @@ fn write_node(node: &PlanNode, level: usize, out: &mut String) {
     match node {
         PlanNode::Fetch(fetch) => {
             let _ = writeln!(out, "Fetch(service: {:?}) {{", fetch.subgraph_name);
-            if let Some(requires) = &fetch.requires {
-                indent(level + 1, out);
-                let _ = writeln!(out, "{} =>", requires.to_graphql());
-            }
-            for rewrite in &fetch.input_rewrites {
-                indent(level + 1, out);
-                let _ = writeln!(
-                    out,
-                    "rewrite: ... on {} {{ __typename = {:?} }}",
-                    rewrite.type_condition, rewrite.value
-                );
-            }
+            write_representation(fetch, level + 1, out);
             indent(level + 1, out);
             out.push_str(&fetch.operation);
+            out.push('\n');
+        }
+        PlanNode::BatchFetch(batch) => {
+            let _ = writeln!(out, "BatchFetch(service: {:?}) {{", batch.request.subgraph_name);
+            for (index, entities) in batch.batches.iter().enumerate() {
+                indent(level + 1, out);
+                let _ = writeln!(out, "{} {{", BatchFetchNode::alias(index));
+                for path in &entities.paths {
+                    indent(level + 2, out);
+                    let _ = writeln!(out, "Flatten(path: {:?})", path_to_string(path));
+                }
+                write_representation(&entities.fetch, level + 2, out);
+                indent(level + 1, out);
+                out.push_str("},\n");
+            }
+            indent(level + 1, out);
+            out.push_str(&batch.request.operation);
             out.push('\n');
         }
         PlanNode::Sequence(nodes) | PlanNode::Parallel(nodes) => {

@@ -1145,27 +1145,28 @@ impl<'a> Planner<'a> {
             &mut renames,
         );
         let mut variables = Vec::new();
-        let mut body = String::new();
-        if draft.entity {
-            body.push_str("{_entities(representations:$representations)");
-            selection.write_graphql(&mut body, &mut variables);
-            body.push('}');
-        } else {
-            selection.write_graphql(&mut body, &mut variables);
-        }
-        let mut definitions: Vec<String> = Vec::new();
-        if draft.entity {
-            definitions.push("$representations:[_Any!]!".to_string());
-        }
-        for variable in &variables {
-            if let Some(definition) = operation.variables.iter().find(|d| d.name == *variable) {
+        let mut selection_text = String::new();
+        selection.write_graphql(&mut selection_text, &mut variables);
+        let body = match draft.entity {
+            true => format!("{{_entities(representations:$representations){selection_text}}}"),
+            false => selection_text.clone(),
+        };
+        let variable_definitions: Vec<String> = variables
+            .iter()
+            .filter_map(|variable| operation.variables.iter().find(|d| d.name == *variable))
+            .map(|definition| {
                 let mut text = format!("${}:{}", definition.name, definition.ty);
                 if let Some(default) = &definition.default_value {
                     text.push_str(&format!("={default}"));
                 }
-                definitions.push(text);
-            }
+                text
+            })
+            .collect();
+        let mut definitions: Vec<String> = Vec::new();
+        if draft.entity {
+            definitions.push("$representations:[_Any!]!".to_string());
         }
+        definitions.extend(variable_definitions.iter().cloned());
         let keyword = match kind {
             OperationType::Query => "query",
             OperationType::Mutation => "mutation",
@@ -1193,6 +1194,8 @@ impl<'a> Planner<'a> {
             requires: draft.entity.then(|| draft.requires.clone()),
             input_rewrites: draft.rewrites.clone(),
             output_renames: renames,
+            entity_selection: draft.entity.then_some(selection_text),
+            variable_definitions,
         }));
         if draft.entity {
             PlanNode::Flatten {
@@ -1222,7 +1225,9 @@ impl<'a> Planner<'a> {
                 .collect();
             sequence.push(self.build_step(&members, operation));
         }
-        Some(flatten_single(PlanNode::Sequence(sequence)))
+        Some(super::batch::batch_entity_fetches(flatten_single(
+            PlanNode::Sequence(sequence),
+        )))
     }
 
     fn build_step(&self, members: &[usize], operation: &Operation) -> PlanNode {

@@ -295,6 +295,7 @@ fn write_key(out: &mut Vec<u8>, key: &Name) {
 fn without_graph(node: PlanNode, graph: GraphId) -> Option<PlanNode> {
     match node {
         PlanNode::Fetch(fetch) if fetch.graph == graph => None,
+        PlanNode::BatchFetch(batch) if batch.request.graph == graph => None,
         PlanNode::Sequence(nodes) => collapse(nodes, graph, PlanNode::Sequence),
         PlanNode::Parallel(nodes) => collapse(nodes, graph, PlanNode::Parallel),
         PlanNode::Flatten { path, node } => without_graph(*node, graph).map(|node| PlanNode::Flatten {

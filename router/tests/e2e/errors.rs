@@ -185,3 +185,55 @@ async fn a_subgraph_that_is_down_500_non_json_or_slow_gives_partial_data() {
     .await;
     assert_partial(&timed_out).await;
 }
+
+/// A batched entity request that fails leaves an error for each fetch in it, at
+/// that fetch's path; a subgraph error under an alias reaches the client at the
+/// path of the object it is about.
+#[tokio::test]
+async fn a_batched_entity_request_maps_failures_and_errors_to_each_fetch() {
+    let query = r#"{ products { id reviews { body } } product(id: "p2") { name reviews { stars } } }"#;
+    let held = tokio::net::TcpSocket::new_v4().expect("socket");
+    held.bind("127.0.0.1:0".parse().expect("address")).expect("bind");
+    let closed = held.local_addr().expect("address");
+    let down = mesh::start("", Some(("reviews", format!("http://{closed}/graphql")))).await;
+    let response = down.query(query).await;
+    // `reviews` is a non-null list: its null takes the products, then the data.
+    assert_eq!(response["data"], Value::Null, "{response}");
+    let paths: Vec<&Value> = response["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .inspect(|error| assert_eq!(error["extensions"]["service"], "reviews", "{response}"))
+        .map(|error| &error["path"])
+        .collect();
+    assert_eq!(
+        paths,
+        [&json!(["products", 0]), &json!(["product"])],
+        "{response}"
+    );
+
+    let answer = r#"{"data":{"_e0":[{"reviews":[{"body":"Sturdy"}]},{"reviews":[]}],"_e1":[null]},
+        "errors":[{"message":"stars are hidden","path":["_e1",0,"reviews"]},{"message":"reviews are slow today"}]}"#;
+    let partial = broken_subgraph(200, answer, 0).await;
+    let mesh = mesh::start("", Some(("reviews", format!("http://{partial}/")))).await;
+    let response = mesh.query(query).await;
+    assert_eq!(
+        response["data"],
+        json!({"products": [{"id": "p1", "reviews": [{"body": "Sturdy"}]}, {"id": "p2", "reviews": []}], "product": null}),
+        "{response}"
+    );
+    let errors: Vec<(&Value, Option<&Value>)> = response["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|error| (&error["message"], error.get("path")))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (&json!("stars are hidden"), Some(&json!(["product", "reviews"]))),
+            (&json!("reviews are slow today"), None)
+        ],
+        "{response}"
+    );
+}

@@ -247,6 +247,22 @@ impl Mesh {
     pub async fn query(&self, query: &str) -> Value {
         self.post(json!({ "query": query })).await.1
     }
+
+    /// The value of a series on `/metrics`: `name` (its first series) or
+    /// `name{labels}` as printed; 0 when absent.
+    pub async fn metric(&self, series: &str) -> u64 {
+        let text = reqwest::get(format!("http://{}/metrics", self.router))
+            .await
+            .expect("the router answers")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .filter_map(|line| line.rsplit_once(' '))
+            .find(|(key, _)| *key == series || key.split('{').next() == Some(series))
+            .and_then(|(_, value)| value.parse::<f64>().ok())
+            .map_or(0, |value| value as u64)
+    }
 }
 
 /// A subgraph stand-in that notifies `received` of each request, takes

@@ -43,6 +43,32 @@ async fn aliases_fragments_variables_and_conditions() {
     );
 }
 
+/// The entity fetches of one step that go to one subgraph are one request: the
+/// same operation at two paths shares an aliased `_entities` field, a different
+/// operation gets its own.
+#[tokio::test]
+async fn entity_fetches_to_one_subgraph_in_one_step_are_one_request() {
+    let mesh = mesh::start("", None).await;
+    let response = mesh
+        .query(r#"{ products { id reviews { body } } product(id: "p1") { name reviews { stars } } again: products { reviews { body } } }"#)
+        .await;
+    let desk = json!([{"body": "Sturdy"}, {"body": "Heavy"}]);
+    let lamp = json!([{"body": "Bright"}]);
+    assert_eq!(
+        response,
+        json!({"data": {
+            "products": [{"id": "p1", "reviews": desk}, {"id": "p2", "reviews": lamp}],
+            "product": {"name": "Desk", "reviews": [{"stars": 5}, {"stars": 3}]},
+            "again": [{"reviews": desk}, {"reviews": lamp}],
+        }})
+    );
+    assert_eq!(
+        mesh.metric(r#"dictamesh_router_subgraph_fetch_duration_seconds_count{subgraph="reviews"}"#)
+            .await,
+        1
+    );
+}
+
 #[tokio::test]
 async fn the_plan_can_be_seen_with_a_header() {
     let mesh = mesh::start("", None).await;

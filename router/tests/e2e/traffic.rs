@@ -123,21 +123,6 @@ async fn counting_subgraph(
     (address, count)
 }
 
-/// A counter or gauge of the router's `/metrics` (0 when it has none yet).
-async fn metric(mesh: &mesh::Mesh, name: &str) -> u64 {
-    let text = reqwest::get(format!("http://{}/metrics", mesh.router))
-        .await
-        .expect("the router answers")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find(|line| line.split([' ', '{']).next() == Some(name))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse::<f64>().ok())
-        .map_or(0, |value| value as u64)
-}
-
 #[tokio::test]
 async fn identical_concurrent_queries_reach_the_subgraph_once() {
     let gate = Arc::new(tokio::sync::Notify::new());
@@ -176,7 +161,7 @@ async fn concurrent_queries(mesh: &mesh::Mesh, gate: &tokio::sync::Notify, tenan
             })
         })
         .collect();
-    while metric(mesh, "dictamesh_router_requests_in_flight").await < tenants.len() as u64 {
+    while mesh.metric("dictamesh_router_requests_in_flight").await < tenants.len() as u64 {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Let the last ones get from the door to the subgraph fetch.
@@ -208,7 +193,7 @@ async fn identical_concurrent_requests_share_one_execution_when_dedupe_is_on() {
         "one execution for 50 requests"
     );
     assert_eq!(
-        metric(&mesh, "dictamesh_router_deduplicated_requests_total").await,
+        mesh.metric("dictamesh_router_deduplicated_requests_total").await,
         49
     );
 
@@ -221,7 +206,7 @@ async fn identical_concurrent_requests_share_one_execution_when_dedupe_is_on() {
         "one execution per tenant"
     );
     assert_eq!(
-        metric(&mesh, "dictamesh_router_deduplicated_requests_total").await,
+        mesh.metric("dictamesh_router_deduplicated_requests_total").await,
         51
     );
 }
