@@ -181,3 +181,52 @@ fn operation_name(operation: &str) -> Option<&str> {
     let end = rest.find(['(', '{']).unwrap_or(rest.len());
     Some(&rest[..end]).filter(|name| !name.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::selection::SelectionSet;
+
+    fn entity_fetch(selection: &str, variables: &[(&str, &str)]) -> (ResponsePath, FetchNode) {
+        let fetch = FetchNode {
+            graph: 1,
+            subgraph_name: "reviews".to_string(),
+            operation_kind: OperationType::Query,
+            operation: format!(
+                "query Top__reviews__1($representations:[_Any!]!){{_entities(representations:$representations){selection}}}"
+            ),
+            variable_usages: variables
+                .iter()
+                .map(|(name, _)| Name::new(name).expect("a name"))
+                .collect(),
+            requires: Some(SelectionSet::default()),
+            input_rewrites: Vec::new(),
+            output_renames: Vec::new(),
+            entity_selection: Some(selection.to_string()),
+            variable_definitions: variables
+                .iter()
+                .map(|(_, definition)| definition.to_string())
+                .collect(),
+        };
+        (Vec::new(), fetch)
+    }
+
+    #[test]
+    fn representations_variables_never_take_a_client_variables_name() {
+        let batch = batch(vec![
+            entity_fetch(
+                "{...on Product{reviews(first:$representations0){body}}}",
+                &[("representations0", "$representations0:Int")],
+            ),
+            entity_fetch("{...on Product{reviews(first:$n){stars}}}", &[("n", "$n:Int=2")]),
+        ]);
+        assert_eq!(
+            batch.request.operation,
+            "query Top__reviews__1($_representations0:[_Any!]!,$_representations1:[_Any!]!,$representations0:Int,$n:Int=2)\
+             {_e0:_entities(representations:$_representations0){...on Product{reviews(first:$representations0){body}}}\
+             _e1:_entities(representations:$_representations1){...on Product{reviews(first:$n){stars}}}}"
+        );
+        assert_eq!(batch.request.variable_usages, ["representations0", "n"]);
+        assert_eq!(batch.batches[1].representations_variable, "_representations1");
+    }
+}
