@@ -154,7 +154,7 @@ pub struct QueryPlan {
 }
 
 impl QueryPlan {
-    /// Number of fetches in the plan.
+    /// Number of subgraph requests in the plan (a batch of entity fetches is one).
     pub fn fetch_count(&self) -> usize {
         fn count(node: &PlanNode) -> usize {
             match node {
