@@ -25,7 +25,7 @@ use crate::execute::node::Node;
 use crate::resilience::SubgraphGuard;
 
 /// A subgraph's answer: the `data` and `errors` of its GraphQL response.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct SubgraphResponse {
     /// `data`, `Node::Null` when absent.
     pub data: Node,
@@ -154,17 +154,23 @@ impl SubgraphClient {
                 )
                 .await
         });
-        let (status, bytes) = if send.query && send.deduplicate {
+        let answer = async move {
+            let (status, bytes) = exchange.await?;
+            parse_response(status, &bytes).map(Arc::new)
+        };
+        let response = if send.query && send.deduplicate {
             let key = InflightKey {
                 url: url.to_string(),
                 body,
                 headers: sharing_headers(&headers),
             };
-            self.inflight.share(key, exchange).await?
+            // Read once for everyone who shares the exchange; each gets its own copy
+            // of the data to merge (copying the tree costs less than reading the JSON).
+            self.inflight.share(key, answer).await?
         } else {
-            exchange.await?
+            answer.await?
         };
-        parse_response(status, &bytes)
+        Ok(Arc::try_unwrap(response).unwrap_or_else(|shared| (*shared).clone()))
     }
 }
 
@@ -180,8 +186,11 @@ pub struct SendOptions {
 /// What an exchange yields: the status and the body.
 pub type Exchange = Result<(u16, Bytes), FetchError>;
 
-/// An exchange several requests wait for.
-type SharedExchange = Shared<BoxFuture<'static, Exchange>>;
+/// What an exchange's requesters get: the response read from it.
+type Answer = Result<Arc<SubgraphResponse>, FetchError>;
+
+/// An answer several requests wait for.
+type SharedAnswer = Shared<BoxFuture<'static, Answer>>;
 
 /// What makes two requests identical: the URL, the body and the headers sent (the
 /// trace context and the router's signature aside: each request has its own).
@@ -206,7 +215,7 @@ fn sharing_headers(headers: &http::HeaderMap) -> Vec<(String, Bytes)> {
 #[derive(Clone, Default)]
 struct Inflight {
     /// Keyed with a fast hash: the key holds the whole request body.
-    requests: Arc<Mutex<HashMap<InflightKey, SharedExchange, foldhash::fast::RandomState>>>,
+    requests: Arc<Mutex<HashMap<InflightKey, SharedAnswer, foldhash::fast::RandomState>>>,
 }
 
 impl Inflight {
@@ -214,8 +223,8 @@ impl Inflight {
     async fn share(
         &self,
         key: InflightKey,
-        exchange: impl Future<Output = Exchange> + Send + 'static,
-    ) -> Exchange {
+        exchange: impl Future<Output = Answer> + Send + 'static,
+    ) -> Answer {
         let shared = {
             let Ok(mut requests) = self.requests.lock() else {
                 return exchange.await;
