@@ -118,11 +118,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     )
     .context("cannot write the wrk script")?;
 
-    let pinning = args.pin.then(Pinning::detect).transpose()?;
+    let router_cpus = args.pin.then(router_cpus).transpose()?;
     let mut results = Vec::new();
     let dictamesh = std::env::current_exe().context("cannot find the dictamesh binary")?;
     let port = free_port()?;
-    let mut command = pinned(pinning.as_ref().map(|p| p.router.as_str()), &dictamesh);
+    let mut command = pinned(router_cpus.as_deref(), &dictamesh);
     command
         .arg("router")
         .arg("--supergraph")
@@ -136,7 +136,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::fs::write(&config, DEDUPE_CONFIG).context("cannot write the router's configuration")?;
         command.arg("--config").arg(&config);
     }
-    let load_cpus = pinning.as_ref().map(|p| p.load.as_str());
+    let load_cpus = router_cpus.as_ref().map(|_| LOAD_CPU);
     results.push(measure("dictamesh", command, port, &body, &script, load_cpus, &args).await?);
 
     if let Some(hive) = &args.hive_router {
@@ -151,7 +151,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             ),
         )
         .context("cannot write Hive Router's configuration")?;
-        let mut command = pinned(pinning.as_ref().map(|p| p.router.as_str()), hive);
+        let mut command = pinned(router_cpus.as_deref(), hive);
         command
             .current_dir(&work_dir)
             .env("ROUTER_CONFIG_FILE_PATH", &config)
@@ -163,11 +163,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             .env("LOG_LEVEL", "error");
         results.push(measure("hive-router", command, port, &body, &script, load_cpus, &args).await?);
     }
-    let pinned_note = match &pinning {
-        Some(pinning) => format!(
-            ", wrk on CPU {}, routers on CPUs {}",
-            pinning.load, pinning.router
-        ),
+    let pinned_note = match &router_cpus {
+        Some(cpus) => format!(", wrk on CPU {LOAD_CPU}, routers on CPUs {cpus}"),
         None => String::new(),
     };
 
@@ -224,28 +221,17 @@ async fn serve_kit_workload() -> anyhow::Result<String> {
     Ok(supergraph.sdl)
 }
 
-/// Which CPUs the load generator and the routers run on with `--pin`.
-struct Pinning {
-    load: String,
-    router: String,
-}
+/// The CPU the load generator runs on with `--pin`.
+const LOAD_CPU: &str = "0";
 
-impl Pinning {
-    /// CPU 0 for the load, the rest for the routers (the benchmark repository's
-    /// default split).
-    fn detect() -> anyhow::Result<Pinning> {
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        if cpus < 2 {
-            bail!("--pin needs at least 2 CPUs (this machine offers {cpus})");
-        }
-        let router = match cpus {
-            2 => "1".to_string(),
-            _ => format!("1-{}", cpus - 1),
-        };
-        Ok(Pinning {
-            load: "0".to_string(),
-            router,
-        })
+/// The CPUs the routers run on with `--pin`: all but [`LOAD_CPU`] (the benchmark
+/// repository's default split), as a `taskset` CPU list.
+fn router_cpus() -> anyhow::Result<String> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match cpus {
+        0 | 1 => bail!("--pin needs at least 2 CPUs (this machine offers {cpus})"),
+        2 => Ok("1".to_string()),
+        _ => Ok(format!("1-{}", cpus - 1)),
     }
 }
 

@@ -535,15 +535,14 @@ impl Executor {
                 return;
             }
         };
-        let aliases: Vec<String> = (0..batch.batches.len()).map(BatchFetchNode::alias).collect();
-        let mut errors: Vec<Vec<Value>> = vec![Vec::new(); aliases.len()];
+        let mut errors: Vec<Vec<Value>> = vec![Vec::new(); batch.batches.len()];
         let mut unaddressed = Vec::new();
         for error in response.errors {
             let alias = error
                 .get("path")
                 .and_then(|path| path.get(0))
                 .and_then(Value::as_str)
-                .and_then(|key| aliases.iter().position(|alias| alias == key));
+                .and_then(|key| batch.batches.iter().position(|entities| entities.alias == key));
             match alias {
                 Some(index) => errors[index].push(error),
                 None => unaddressed.push(error),
@@ -553,17 +552,10 @@ impl Executor {
             Node::Object(object) => object,
             _ => node::Object::new(),
         };
-        for ((((entities, found), paths), alias), errors) in batch
-            .batches
-            .iter()
-            .zip(&found)
-            .zip(&paths)
-            .zip(&aliases)
-            .zip(errors)
-        {
+        for (((entities, found), paths), errors) in batch.batches.iter().zip(&found).zip(&paths).zip(errors) {
             let answer = EntitiesAnswer {
-                key: alias,
-                entities: take_list(&mut data, alias),
+                key: &entities.alias,
+                entities: take_list(&mut data, &entities.alias),
                 errors,
             };
             self.merge_entities(paths, &entities.fetch, found, answer, state);

@@ -134,13 +134,14 @@ fn batch(members: Vec<(ResponsePath, FetchNode)>) -> BatchFetchNode {
     let mut batches = Vec::new();
     for (index, (paths, fetch)) in grouped.into_iter().enumerate() {
         let variable = format!("{prefix}{index}");
+        let alias = format!("_e{index}");
         definitions.push(format!("${variable}:[_Any!]!"));
         body.push_str(&format!(
-            "{}:_entities(representations:${variable}){}",
-            BatchFetchNode::alias(index),
+            "{alias}:_entities(representations:${variable}){}",
             fetch.entity_selection.as_deref().unwrap_or("{__typename}")
         ));
         batches.push(EntityBatch {
+            alias,
             paths,
             fetch,
             representations_variable: variable,

@@ -93,6 +93,8 @@ pub struct FetchNode {
 /// aliased `_entities` field for the objects at all their paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntityBatch {
+    /// The response key of its `_entities` field (`_e0`, `_e1`, ...).
+    pub alias: String,
     /// Where the objects are (their representations are de-duplicated together).
     pub paths: Vec<ResponsePath>,
     /// The entity fetch (its representation fields, rewrites and renames).
@@ -111,13 +113,6 @@ pub struct BatchFetchNode {
     pub request: FetchNode,
     /// The aliased `_entities` fields, in alias order.
     pub batches: Vec<EntityBatch>,
-}
-
-impl BatchFetchNode {
-    /// The response key of batch `index`.
-    pub fn alias(index: usize) -> String {
-        format!("_e{index}")
-    }
 }
 
 /// A node of the plan.
@@ -212,9 +207,9 @@ fn write_node(node: &PlanNode, level: usize, out: &mut String) {
         }
         PlanNode::BatchFetch(batch) => {
             let _ = writeln!(out, "BatchFetch(service: {:?}) {{", batch.request.subgraph_name);
-            for (index, entities) in batch.batches.iter().enumerate() {
+            for entities in &batch.batches {
                 indent(level + 1, out);
-                let _ = writeln!(out, "{} {{", BatchFetchNode::alias(index));
+                let _ = writeln!(out, "{} {{", entities.alias);
                 for path in &entities.paths {
                     indent(level + 2, out);
                     let _ = writeln!(out, "Flatten(path: {:?})", path_to_string(path));
