@@ -47,9 +47,10 @@ pub struct BenchArgs {
     /// Also benchmark this Hive Router binary on the same supergraph.
     #[arg(long)]
     hive_router: Option<PathBuf>,
-    /// Whether the router records OpenTelemetry spans (`off`: none, to measure their
-    /// cost; metrics are always recorded).
-    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    /// Whether the router records OpenTelemetry spans, as `DICTAMESH_TRACING` says:
+    /// `auto` (the default) only when they are exported, which the benchmark does not
+    /// configure; `on` to measure their cost. Metrics are always recorded.
+    #[arg(long, default_value = "auto", value_parser = ["auto", "on", "off"])]
     router_tracing: String,
     /// Turn on inbound request de-duplication in both routers
     /// (`traffic_shaping.router.dedupe`), as the benchmark repository configures

@@ -40,11 +40,13 @@ enum Command {
     Bench(bench_command::BenchArgs),
 }
 
-/// Logs to stderr (`DICTAMESH_LOG` filters, `DICTAMESH_LOG_FORMAT=json` for JSON) and,
-/// unless `DICTAMESH_TRACING=off`, records spans with OpenTelemetry (trace ids passed
-/// on to subgraphs; exported over OTLP when the binary has the `otlp` feature and
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set). Returns the tracer provider to flush at exit.
+/// Logs to stderr (`DICTAMESH_LOG` filters, `DICTAMESH_LOG_FORMAT=json` for JSON) and
+/// records spans with OpenTelemetry when they are exported (the binary has the `otlp`
+/// feature and `OTEL_EXPORTER_OTLP_ENDPOINT` is set) or `DICTAMESH_TRACING=on` (trace
+/// ids passed on to subgraphs either way; `off`: never). Returns the tracer provider
+/// to flush at exit.
 fn init_logging(service: &str) -> Option<dictamesh_router::telemetry::otel::SdkTracerProvider> {
+    use dictamesh_router::telemetry::otel;
     use tracing_subscriber::EnvFilter;
     use tracing_subscriber::Layer;
     use tracing_subscriber::layer::SubscriberExt;
@@ -57,15 +59,22 @@ fn init_logging(service: &str) -> Option<dictamesh_router::telemetry::otel::SdkT
     } else {
         logs.with_filter(filter).boxed()
     };
-    let tracing_on = std::env::var("DICTAMESH_TRACING").map_or(true, |v| v != "off");
-    let (provider, problem) =
-        match tracing_on.then(|| dictamesh_router::telemetry::otel::tracer_provider(service)) {
-            Some(Ok(provider)) => (Some(provider), None),
-            Some(Err(problem)) => (None, Some(problem)),
-            None => (None, None),
-        };
-    let spans = provider.as_ref().map(dictamesh_router::telemetry::otel::layer);
+    let setting = std::env::var("DICTAMESH_TRACING").ok();
+    let exporting = otel::otlp_configured();
+    let (tracing_on, setting_problem) = match otel::spans_wanted(setting.as_deref(), exporting) {
+        Ok(wanted) => (wanted, None),
+        Err(problem) => (exporting, Some(problem)),
+    };
+    let (provider, problem) = match tracing_on.then(|| otel::tracer_provider(service)) {
+        Some(Ok(provider)) => (Some(provider), None),
+        Some(Err(problem)) => (None, Some(problem)),
+        None => (None, None),
+    };
+    let spans = provider.as_ref().map(otel::layer);
     tracing_subscriber::registry().with(logs).with(spans).init();
+    if let Some(problem) = setting_problem {
+        tracing::warn!("{problem}; spans are recorded only when exported (auto)");
+    }
     if let Some(problem) = problem {
         tracing::warn!("{problem}; spans are not exported");
     }

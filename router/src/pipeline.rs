@@ -398,28 +398,31 @@ impl Pipeline {
             missed.store(true, std::sync::atomic::Ordering::Relaxed);
             normalize()
         };
-        let planned = tracing::info_span!("graphql.plan").in_scope(|| {
-            self.planner
-                .plan_cached_filtered(key, normalize, filtered, &labels)
-        });
+        let planned = self
+            .planner
+            .plan_cached_filtered(key, normalize, filtered, &labels);
         self.options
             .metrics
             .record_plan_cache(!missed.load(std::sync::atomic::Ordering::Relaxed));
         let prepared = planned.map_err(plan_error)?;
-        let execution = self
-            .executor
-            .execute_then(
-                &prepared.plan,
-                &prepared.projection,
-                &variables,
-                introspection,
-                |data| {
-                    if let Some((paths, value)) = self.governance.redactions(&authorization) {
-                        crate::governance::redact(data, paths, value);
-                    }
-                },
-            )
-            .instrument(tracing::info_span!("graphql.execute"));
+        // The span is made when the execution starts: requests that share another's
+        // execution make none.
+        let execution = async {
+            self.executor
+                .execute_then(
+                    &prepared.plan,
+                    &prepared.projection,
+                    &variables,
+                    introspection,
+                    |data| {
+                        if let Some((paths, value)) = self.governance.redactions(&authorization) {
+                            crate::governance::redact(data, paths, value);
+                        }
+                    },
+                )
+                .instrument(tracing::info_span!("graphql.execute"))
+                .await
+        };
         let mut response = match shared_key {
             Some(key) => {
                 let (response, shared) = self.dedupe.share(key, execution).await;
@@ -430,7 +433,12 @@ impl Pipeline {
             }
             None => execution.await,
         };
-        let trace_id = crate::telemetry::trace_context::trace_id(&tracing::Span::current());
+        // Only durable audit records carry the trace id.
+        let trace_id = self
+            .governance
+            .needs_durable_audit(&authorization)
+            .then(|| crate::telemetry::trace_context::trace_id(&tracing::Span::current()))
+            .flatten();
         let audit = dictamesh_governance::audit::RequestContext {
             caller,
             operation: operation_name.as_deref(),

@@ -181,6 +181,7 @@ impl QueryPlanner {
         if let Some(prepared) = self.cache.get(&key) {
             return Ok(prepared);
         }
+        let _planning = tracing::info_span!("graphql.plan").entered();
         let operation = normalize()?;
         let plan = match filtered()? {
             Some(filtered) => self.plan_operation(&filtered, override_labels)?,
