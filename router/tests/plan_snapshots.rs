@@ -85,6 +85,37 @@ fn entity_fetches_to_one_subgraph_are_batched() {
     ));
 }
 
+/// A fetch waits only for the fetches it depends on: in the benchmark's shape the
+/// inventory fetch (its key from reviews, its required fields from products)
+/// starts when products answers, without waiting for the accounts fetch beside it.
+#[test]
+fn fetches_wait_only_for_the_fetches_they_depend_on() {
+    let planner = planner(&[
+        (
+            "accounts",
+            r#"type Query { users: [User] } type User @key(fields: "id") { id: ID! name: String }"#,
+        ),
+        (
+            "products",
+            r#"type Query { topProducts: [Product] } type Product @key(fields: "upc") { upc: String! name: String price: Int weight: Int }"#,
+        ),
+        (
+            "inventory",
+            r#"type Product @key(fields: "upc") { upc: String! price: Int @external weight: Int @external shippingEstimate: Int @requires(fields: "price weight") }"#,
+        ),
+        (
+            "reviews",
+            r#"type Review { body: String author: User product: Product }
+               type User @key(fields: "id") { id: ID! reviews: [Review] }
+               type Product @key(fields: "upc") { upc: String! reviews: [Review] }"#,
+        ),
+    ]);
+    insta::assert_snapshot!(plan(
+        &planner,
+        "{ users { reviews { product { name shippingEstimate } } } topProducts { name reviews { author { name } } } }"
+    ));
+}
+
 #[test]
 fn requires_fetches_required_fields_first() {
     insta::assert_snapshot!(plan(&mesh(), "{ topProduct { name shippingEstimate inStock } }"));

@@ -1248,30 +1248,60 @@ impl<'a> Planner<'a> {
                 .collect();
             return flatten_single(PlanNode::Parallel(roots));
         }
-        // Several dependencies: run by levels.
+        // Several dependencies: the fetches are grouped as they would be batched
+        // when run by levels (one group per level and subgraph for entity fetches),
+        // and each group runs as soon as the groups it depends on are done.
+        let groups = self.batch_groups(members);
+        let group_of = |draft: usize| groups.iter().position(|group| group.contains(&draft));
+        let group_deps: Vec<BTreeSet<usize>> = groups
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .flat_map(|&i| self.drafts[i].deps.iter())
+                    .filter_map(|&d| group_of(d))
+                    .collect()
+            })
+            .collect();
+        let all: Vec<usize> = (0..groups.len()).collect();
+        schedule(&all, &group_deps, &|g| {
+            flatten_single(PlanNode::Parallel(
+                groups[g].iter().map(|&i| self.fetch_node(i, operation)).collect(),
+            ))
+        })
+    }
+
+    /// The members of a step grouped as the levels of their dependencies batch
+    /// them: per level, the entity fetches to one subgraph together and every
+    /// other fetch alone, in level order.
+    fn batch_groups(&self, members: &[usize]) -> Vec<Vec<usize>> {
         let mut level = vec![0usize; self.drafts.len()];
         for &i in members {
-            let deepest = self.drafts[i]
+            level[i] = self.drafts[i]
                 .deps
                 .iter()
                 .filter(|d| members.contains(d))
                 .map(|&d| level[d] + 1)
                 .max()
                 .unwrap_or(0);
-            level[i] = deepest;
         }
         let max_level = members.iter().map(|&i| level[i]).max().unwrap_or(0);
-        let mut sequence = Vec::new();
+        let mut groups: Vec<Vec<usize>> = Vec::new();
         for l in 0..=max_level {
-            let nodes: Vec<PlanNode> = members
-                .iter()
-                .copied()
-                .filter(|&i| level[i] == l)
-                .map(|i| self.fetch_node(i, operation))
-                .collect();
-            sequence.push(flatten_single(PlanNode::Parallel(nodes)));
+            let first_of_level = groups.len();
+            for &i in members.iter().filter(|&&i| level[i] == l) {
+                let draft = &self.drafts[i];
+                let joins = groups[first_of_level..].iter().position(|group| {
+                    let other = &self.drafts[group[0]];
+                    draft.entity && other.entity && other.graph == draft.graph
+                });
+                match joins {
+                    Some(offset) => groups[first_of_level + offset].push(i),
+                    None => groups.push(vec![i]),
+                }
+            }
         }
-        flatten_single(PlanNode::Sequence(sequence))
+        groups
     }
 
     fn subtree(&self, id: usize, members: &[usize], operation: &Operation) -> PlanNode {
@@ -1383,6 +1413,72 @@ fn add_to_group(groups: &mut Vec<(GraphId, SelectionSet)>, graph: GraphId, field
             },
         )),
     }
+}
+
+/// The plan for `groups` (indices into `deps`, the groups each group waits for):
+/// groups that share no dependency run in parallel; a connected set runs the
+/// groups that wait for none of the others first, then the rest. No group waits
+/// for more than it did when the groups ran level by level.
+fn schedule(groups: &[usize], deps: &[BTreeSet<usize>], node: &dyn Fn(usize) -> PlanNode) -> PlanNode {
+    if let [group] = groups {
+        return node(*group);
+    }
+    let components = connected_components(groups, deps);
+    if components.len() > 1 {
+        let parallel = components
+            .iter()
+            .map(|component| schedule(component, deps, node))
+            .flat_map(|child| match child {
+                PlanNode::Parallel(children) => children,
+                child => vec![child],
+            })
+            .collect();
+        return PlanNode::Parallel(parallel);
+    }
+    let (first, rest): (Vec<usize>, Vec<usize>) = groups
+        .iter()
+        .partition(|&&g| !deps[g].iter().any(|d| groups.contains(d)));
+    let mut sequence = Vec::new();
+    for part in [first, rest] {
+        match schedule(&part, deps, node) {
+            PlanNode::Sequence(children) => sequence.extend(children),
+            child => sequence.push(child),
+        }
+    }
+    PlanNode::Sequence(sequence)
+}
+
+/// `groups` split into sets linked by dependencies (each in the order given).
+fn connected_components(groups: &[usize], deps: &[BTreeSet<usize>]) -> Vec<Vec<usize>> {
+    let mut component: Vec<usize> = (0..groups.len()).collect();
+    fn root(component: &mut [usize], mut i: usize) -> usize {
+        while component[i] != i {
+            component[i] = component[component[i]];
+            i = component[i];
+        }
+        i
+    }
+    for (i, g) in groups.iter().enumerate() {
+        for d in &deps[*g] {
+            if let Some(j) = groups.iter().position(|x| x == d) {
+                let (a, b) = (root(&mut component, i), root(&mut component, j));
+                component[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let mut components: Vec<Vec<usize>> = Vec::new();
+    let mut roots: Vec<usize> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        let r = root(&mut component, i);
+        match roots.iter().position(|&x| x == r) {
+            Some(index) => components[index].push(*g),
+            None => {
+                roots.push(r);
+                components.push(vec![*g]);
+            }
+        }
+    }
+    components
 }
 
 /// A `Sequence` or `Parallel` of one node is that node.
