@@ -287,6 +287,12 @@ pub async fn keep_client_headers(
     with_client_headers(headers, next.run(request)).await
 }
 
+/// `future` with the headers of the client request being served, wherever it
+/// runs (a task of its own does not see the request's).
+pub fn carrying_client_headers<F: Future>(future: F) -> impl Future<Output = F::Output> {
+    CLIENT_HEADERS.scope(client_headers(), future)
+}
+
 /// The headers of the client request being served (empty outside one).
 pub fn client_headers() -> Arc<HeaderMap> {
     CLIENT_HEADERS

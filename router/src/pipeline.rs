@@ -91,7 +91,7 @@ pub struct Pipeline {
     api_schema: Valid<Schema>,
     subscriptions: Option<Arc<EntityChangeSubscriptions>>,
     planner: QueryPlanner,
-    executor: Executor,
+    executor: Arc<Executor>,
     documents: DocumentCache,
     options: PipelineOptions,
     percent_labels: Vec<(String, f64)>,
@@ -142,7 +142,12 @@ impl Pipeline {
                 .map_or_else(|| supergraph.api_schema.clone(), |s| s.api_schema().clone()),
             subscriptions,
             planner: QueryPlanner::new(supergraph.clone(), options.plan_cache_size),
-            executor: Executor::new(supergraph.clone(), client, settings, options.metrics.clone()),
+            executor: Arc::new(Executor::new(
+                supergraph.clone(),
+                client,
+                settings,
+                options.metrics.clone(),
+            )),
             documents: DocumentCache::new(options.document_cache_size),
             apq: options.apq_cache_size.map(ApqCache::new),
             governance: Arc::new(Governance::directives_only(&supergraph)),
@@ -407,24 +412,44 @@ impl Pipeline {
         let prepared = planned.map_err(plan_error)?;
         // The span is made when the execution starts: requests that share another's
         // execution make none.
-        let execution = async {
-            self.executor
-                .execute_then(
-                    &prepared.plan,
-                    &prepared.projection,
-                    &variables,
-                    introspection,
-                    |data| {
-                        if let Some((paths, value)) = self.governance.redactions(&authorization) {
-                            crate::governance::redact(data, paths, value);
-                        }
-                    },
-                )
-                .instrument(tracing::info_span!("graphql.execute"))
-                .await
+        let execution = {
+            let executor = self.executor.clone();
+            let prepared = prepared.clone();
+            let redactions = self
+                .governance
+                .redactions(&authorization)
+                .map(|(paths, value)| (paths.to_vec(), value.to_string()));
+            let parent = tracing::Span::current();
+            async move {
+                executor
+                    .execute_then(
+                        &prepared.plan,
+                        &prepared.projection,
+                        &variables,
+                        introspection,
+                        |data| {
+                            if let Some((paths, value)) = &redactions {
+                                crate::governance::redact(data, paths, value);
+                            }
+                        },
+                    )
+                    .instrument(tracing::info_span!(parent: &parent, "graphql.execute"))
+                    .await
+            }
         };
         let mut response = match shared_key {
             Some(key) => {
+                // Run apart from the requests' threads (see `execute::threads`).
+                let apart =
+                    crate::execute::threads::run_apart(crate::headers::carrying_client_headers(execution));
+                let execution = async {
+                    apart.await.unwrap_or_else(|reason| {
+                        GraphQLResponse::from_errors(vec![crate::execute::graphql_error(
+                            format!("The execution failed: {reason}"),
+                            "INTERNAL_SERVER_ERROR",
+                        )])
+                    })
+                };
                 let (response, shared) = self.dedupe.share(key, execution).await;
                 if shared {
                     self.options.metrics.record_deduplicated();

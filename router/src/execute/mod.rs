@@ -9,6 +9,7 @@ pub mod json_parse;
 mod json_text;
 pub mod node;
 mod response;
+pub mod threads;
 
 use std::sync::Arc;
 use std::sync::Mutex;

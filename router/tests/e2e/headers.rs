@@ -9,10 +9,23 @@ use crate::resilience::{Fault, FaultyInventory};
 
 #[tokio::test]
 async fn subgraphs_get_the_headers_their_rules_select() {
+    assert_rules_select_the_headers("").await;
+}
+
+/// A shared execution (inbound de-duplication) runs on threads of its own: the
+/// client's headers still reach its fetches.
+#[tokio::test]
+async fn shared_executions_send_the_headers_the_rules_select() {
+    assert_rules_select_the_headers("traffic_shaping:\n  router:\n    dedupe: { enabled: true }\n").await;
+}
+
+async fn assert_rules_select_the_headers(more_config: &str) {
     let inventory = FaultyInventory::start(Fault::Healthy).await;
-    let config = "headers:\n  all:\n    - propagate: { named: authorization }\n    - propagate: { matching: '^x-tenant-' }\n    - propagate: { named: x-user, rename: x-forwarded-user }\n    - insert: { name: x-gateway, value: dictamesh }\n  subgraphs:\n    inventory:\n      - remove: { named: x-tenant-region }\n";
+    let config = format!(
+        "headers:\n  all:\n    - propagate: {{ named: authorization }}\n    - propagate: {{ matching: '^x-tenant-' }}\n    - propagate: {{ named: x-user, rename: x-forwarded-user }}\n    - insert: {{ name: x-gateway, value: dictamesh }}\n  subgraphs:\n    inventory:\n      - remove: {{ named: x-tenant-region }}\n{more_config}"
+    );
     let mesh = mesh::start(
-        config,
+        &config,
         Some(("inventory", format!("http://{}/graphql", inventory.address))),
     )
     .await;
