@@ -9,7 +9,7 @@ pub mod json_parse;
 mod json_text;
 pub mod node;
 mod response;
-pub mod threads;
+pub(crate) mod threads;
 
 use std::sync::Arc;
 use std::sync::Mutex;
